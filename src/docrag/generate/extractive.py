@@ -1,0 +1,92 @@
+"""Extractive answers: no LLM, the answer is the few sentences of the top chunks that best match.
+
+Each candidate sentence is scored by
+  0.45 * lexical   (share of the question's terms it contains, terms weighted by length, with
+                    character-bigram overlap as a fallback for segmentation mismatches)
++ 0.45 * dense     (cosine similarity of sentence and question embeddings, when an embedder is given)
++ 0.10 * rank      (1 / (1 + rank) of the chunk it came from)
+The best sentence, and the next ones while they score at least 80% of it (up to ``max_sentences``
+and ``max_chars``), become the answer, each followed by its citation number.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from docrag.chunk.sentences import sentence_spans
+from docrag.index.dense import Embedder
+from docrag.index.tokenize import Analyzer
+from docrag.types import Answer, Citation, Hit
+
+_CJK_END = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]$")
+_MIN_SENTENCE = 6
+_KEEP_RATIO = 0.8  # further sentences only while they score within 80% of the best one
+
+
+def _bigrams(text: str) -> set[str]:
+    s = re.sub(r"\s+", "", text.lower())
+    return {s[i:i + 2] for i in range(len(s) - 1)}
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, analyzer: Analyzer, embedder: Embedder | None = None, max_sentences: int = 3,
+                 max_chars: int = 300):
+        self.analyzer, self.embedder = analyzer, embedder
+        self.max_sentences, self.max_chars = max_sentences, max_chars
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        cands = [(rank, hit, hit.text[s:e]) for rank, hit in enumerate(hits)
+                 for s, e in sentence_spans(hit.text) if e - s >= _MIN_SENTENCE]
+        if not cands:
+            return Answer(text="", citations=[], question=question, mode=self.name, hits=hits)
+        scores = self._scores(question, cands)
+        chosen, used_chars, seen = [], 0, set()
+        order = np.argsort(-scores, kind="stable")
+        floor = _KEEP_RATIO * scores[order[0]]
+        for i in order:
+            rank, hit, sent = cands[i]
+            key = re.sub(r"\W+", "", sent)
+            if scores[i] < floor:
+                break
+            if key in seen or (chosen and used_chars + len(sent) > self.max_chars):
+                continue
+            chosen.append(i)
+            seen.add(key)
+            used_chars += len(sent)
+            if len(chosen) == self.max_sentences or used_chars >= self.max_chars:
+                break
+
+        numbers: dict[int, int] = {}  # chunk id -> citation number, in order of first use
+        quotes: dict[int, list[str]] = {}
+        parts = []
+        for i in chosen:
+            _, hit, sent = cands[i]
+            n = numbers.setdefault(hit.chunk_id, len(numbers) + 1)
+            quotes.setdefault(hit.chunk_id, []).append(sent)
+            sep = "" if not parts or _CJK_END.search(parts[-1]) else " "
+            parts.append(f"{sep}{sent}[{n}]")
+        by_id = {h.chunk_id: h for h in hits}
+        citations = [Citation(number=n, doc_path=by_id[cid].doc_path, page=by_id[cid].page,
+                              quote=" … ".join(quotes[cid]), chunk_id=cid) for cid, n in numbers.items()]
+        return Answer(text="".join(parts), citations=citations, question=question, mode=self.name, hits=hits)
+
+    def _scores(self, question: str, cands: list[tuple[int, Hit, str]]) -> np.ndarray:
+        q_terms = set(self.analyzer.tokenize(question))
+        q_weight = sum(len(t) for t in q_terms) or 1
+        q_bigrams = _bigrams(question)
+        lexical = np.zeros(len(cands))
+        for j, (_, _, sent) in enumerate(cands):
+            terms = set(self.analyzer.tokenize(sent))
+            term_score = sum(len(t) for t in q_terms & terms) / q_weight
+            bigram_score = len(q_bigrams & _bigrams(sent)) / (len(q_bigrams) or 1)
+            lexical[j] = max(term_score, bigram_score)
+        rank = np.array([1.0 / (1 + r) for r, _, _ in cands])
+        if self.embedder is None:
+            return 0.9 * lexical + 0.1 * rank
+        q = self.embedder.embed_query(question)
+        dense = self.embedder.embed_passages([s for _, _, s in cands]) @ q
+        return 0.45 * lexical + 0.45 * np.clip(dense, 0, 1) + 0.1 * rank

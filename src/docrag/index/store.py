@@ -1,0 +1,224 @@
+"""Document, chunk and embedding store in one SQLite file (WAL).
+
+Every change to a document (its row, its chunks, their embeddings) is one transaction, so an
+ingest killed at any point leaves each document either fully old or fully new. ``generation``
+is bumped in the same transaction; derived files (the BM25 index) record the generation they
+were built from and are rebuilt when it differs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from docrag.types import Chunk, Document, Hit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    file_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    n_chars INTEGER NOT NULL,
+    n_pages INTEGER,
+    chunk_sig TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
+    section TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS embeddings(
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vec BLOB NOT NULL
+);
+"""
+
+
+@dataclass
+class DocRecord:
+    id: int
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    file_type: str
+    title: str
+    n_chars: int
+    n_pages: int | None
+    chunk_sig: str
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        # check_same_thread=False: the REST server (later) reads from worker threads; writes are
+        # serialised by the index's file lock.
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+
+    def close(self):
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # --- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, json.dumps(value)))
+
+    @property
+    def generation(self) -> int:
+        return self.get_meta("generation", 0)
+
+    def _bump(self) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    # --- documents ------------------------------------------------------------------------
+    def docs(self) -> dict[str, DocRecord]:
+        rows = self.db.execute(
+            "SELECT id, path, sha256, size, mtime_ns, file_type, title, n_chars, n_pages, chunk_sig FROM docs")
+        return {r[1]: DocRecord(*r) for r in rows}
+
+    def put_document(self, doc: Document, chunks: list[Chunk], sha256: str, size: int, mtime_ns: int,
+                     chunk_sig: str) -> None:
+        """Insert or replace a document and its chunks atomically (old embeddings go with them)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM docs WHERE path=?", (doc.path,))
+            cur = db.execute(
+                "INSERT INTO docs(path, sha256, size, mtime_ns, file_type, title, n_chars, n_pages, chunk_sig,"
+                " added_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (doc.path, sha256, size, mtime_ns, doc.file_type, doc.title, doc.n_chars,
+                 doc.metadata.get("n_pages"), chunk_sig, time.time()))
+            doc_id = cur.lastrowid
+            db.executemany(
+                "INSERT INTO chunks(doc_id, ordinal, text, char_start, char_end, page_start, page_end, section)"
+                " VALUES(?,?,?,?,?,?,?,?)",
+                [(doc_id, c.ordinal, c.text, c.char_start, c.char_end, c.page_start, c.page_end,
+                  json.dumps(list(c.section), ensure_ascii=False)) for c in chunks])
+            self._bump()
+
+    def touch_document(self, path: str, mtime_ns: int) -> None:
+        self.db.execute("UPDATE docs SET mtime_ns=? WHERE path=?", (mtime_ns, path))
+
+    def remove_documents(self, paths: Iterable[str]) -> int:
+        paths = list(paths)
+        if not paths:
+            return 0
+        with self.transaction() as db:
+            n = db.executemany("DELETE FROM docs WHERE path=?", [(p,) for p in paths]).rowcount
+            self._bump()
+        return n
+
+    # --- chunks ---------------------------------------------------------------------------
+    def chunk_texts(self) -> tuple[np.ndarray, list[str]]:
+        """All chunk ids (ascending) and texts, for building the BM25 index."""
+        rows = self.db.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+
+    def hits(self, ids_scores: list[tuple[int, float]]) -> list[Hit]:
+        """Materialise hits for chunk ids, keeping the given order."""
+        if not ids_scores:
+            return []
+        ids = [i for i, _ in ids_scores]
+        rows = {}
+        for batch in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            part = ids[batch:batch + 900]
+            q = ("SELECT c.id, c.text, d.path, c.page_start, c.page_end, c.section, c.ordinal, c.char_start,"
+                 " c.char_end FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.id IN (%s)"
+                 % ",".join("?" * len(part)))
+            rows.update({r[0]: r for r in self.db.execute(q, part)})
+        out = []
+        for cid, score in ids_scores:
+            r = rows.get(cid)
+            if r is None:
+                continue
+            pages = list(range(r[3], (r[4] or r[3]) + 1)) if r[3] is not None else []
+            out.append(Hit(chunk_id=cid, text=r[1], doc_path=r[2], score=float(score), page=r[3], pages=pages,
+                           section=tuple(json.loads(r[5])), ordinal=r[6], char_start=r[7], char_end=r[8]))
+        return out
+
+    def chunk_ids_where(self, path_glob: str | None = None, file_types: list[str] | None = None) -> np.ndarray:
+        """Chunk ids of documents matching a path glob and/or file types (for filtered search)."""
+        where, args = [], []
+        if path_glob:
+            where.append("d.path GLOB ?")
+            args.append(path_glob)
+        if file_types:
+            where.append("d.file_type IN (%s)" % ",".join("?" * len(file_types)))
+            args.extend(t.lower().lstrip(".") for t in file_types)
+        q = "SELECT c.id FROM chunks c JOIN docs d ON d.id = c.doc_id"
+        if where:
+            q += " WHERE " + " AND ".join(where)
+        return np.array([r[0] for r in self.db.execute(q, args)], dtype=np.int64)
+
+    # --- embeddings -----------------------------------------------------------------------
+    def chunks_missing_embeddings(self, limit: int) -> list[tuple[int, str]]:
+        return self.db.execute(
+            "SELECT c.id, c.text FROM chunks c LEFT JOIN embeddings e ON e.chunk_id = c.id"
+            " WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?", (limit,)).fetchall()
+
+    def put_embeddings(self, ids: list[int], vectors: np.ndarray) -> None:
+        """One checkpoint: a batch of vectors (stored as float16) commits as a unit. Vectors of
+        chunks deleted meanwhile are skipped."""
+        vecs = vectors.astype(np.float16)
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO embeddings(chunk_id, vec) SELECT ?, ? WHERE EXISTS"
+                " (SELECT 1 FROM chunks WHERE id=?)",
+                [(i, v.tobytes(), i) for i, v in zip(ids, vecs)])
+
+    def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute("SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id").fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), dim)
+        return ids, mat.astype(np.float32)
+
+    def clear_embeddings(self) -> None:
+        self.db.execute("DELETE FROM embeddings")
+
+    def counts(self) -> dict[str, int]:
+        one = lambda q: self.db.execute(q).fetchone()[0]  # noqa: E731
+        return {
+            "documents": one("SELECT COUNT(*) FROM docs"),
+            "chunks": one("SELECT COUNT(*) FROM chunks"),
+            "chars": one("SELECT COALESCE(SUM(n_chars), 0) FROM docs"),
+            "pages": one("SELECT COALESCE(SUM(n_pages), 0) FROM docs"),
+            "embedded": one("SELECT COUNT(*) FROM embeddings"),
+        }
