@@ -21,8 +21,8 @@ from docrag.errors import DocragError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="docrag: ask questions of your own documents (中文 + English), offline.")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_INDEX = os.environ.get("DOCRAG_INDEX", str(Path("~/.docrag/main").expanduser()))
 IndexOpt = typer.Option(DEFAULT_INDEX, "--index", "-i", help="index directory (env DOCRAG_INDEX)")

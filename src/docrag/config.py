@@ -48,7 +48,7 @@ class RetrieveConfig(_Section):
 
 class AnswerConfig(_Section):
     top_chunks: int = Field(5, gt=0, description="retrieved chunks the answer is drawn from")
-    max_sentences: int = Field(3, gt=0)
+    max_sentences: int = Field(2, gt=0)
     max_chars: int = Field(200, gt=0)
 
 

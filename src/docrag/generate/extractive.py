@@ -22,7 +22,9 @@ from docrag.types import Answer, Citation, Hit
 
 _CJK_END = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]$")
 _MIN_SENTENCE = 6
-_KEEP_RATIO = 0.8  # further sentences only while they score within 80% of the best one
+_KEEP_RATIO = 0.85  # further sentences only while they score within 85% of the best one
+_SHORT = 24  # a best sentence this short ("主要有两个原因。") is extended by the one after it
+_ENDS_SENTENCE = re.compile(r"[。！？!?.;；…」』”\"')）:：]$")
 
 
 def _bigrams(text: str) -> set[str]:
@@ -39,8 +41,13 @@ class ExtractiveAnswerer:
         self.max_sentences, self.max_chars = max_sentences, max_chars
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        cands = [(rank, hit, hit.text[s:e]) for rank, hit in enumerate(hits)
-                 for s, e in sentence_spans(hit.text) if e - s >= _MIN_SENTENCE]
+        cands = []  # (rank, hit, sentence, the sentence after it in the chunk)
+        for rank, hit in enumerate(hits):
+            sents = [hit.text[s:e] for s, e in sentence_spans(hit.text)]
+            for j, sent in enumerate(sents):
+                # headings and labels (short, no sentence end) are not answers
+                if len(sent) >= _MIN_SENTENCE and (_ENDS_SENTENCE.search(sent) or len(sent) >= 40):
+                    cands.append((rank, hit, sent, sents[j + 1] if j + 1 < len(sents) else ""))
         if not cands:
             return Answer(text="", citations=[], question=question, mode=self.name, hits=hits)
         scores = self._scores(question, cands)
@@ -48,13 +55,15 @@ class ExtractiveAnswerer:
         order = np.argsort(-scores, kind="stable")
         floor = _KEEP_RATIO * scores[order[0]]
         for i in order:
-            rank, hit, sent = cands[i]
+            rank, hit, sent, after = cands[i]
+            if not chosen and len(sent) < _SHORT and after:
+                sent += after
             key = re.sub(r"\W+", "", sent)
             if scores[i] < floor:
                 break
             if key in seen or (chosen and used_chars + len(sent) > self.max_chars):
                 continue
-            chosen.append(i)
+            chosen.append((i, sent))
             seen.add(key)
             used_chars += len(sent)
             if len(chosen) == self.max_sentences or used_chars >= self.max_chars:
@@ -63,8 +72,8 @@ class ExtractiveAnswerer:
         numbers: dict[int, int] = {}  # chunk id -> citation number, in order of first use
         quotes: dict[int, list[str]] = {}
         parts = []
-        for i in chosen:
-            _, hit, sent = cands[i]
+        for i, sent in chosen:
+            hit = cands[i][1]
             n = numbers.setdefault(hit.chunk_id, len(numbers) + 1)
             quotes.setdefault(hit.chunk_id, []).append(sent)
             sep = "" if not parts or _CJK_END.search(parts[-1]) else " "
@@ -74,19 +83,19 @@ class ExtractiveAnswerer:
                               quote=" … ".join(quotes[cid]), chunk_id=cid) for cid, n in numbers.items()]
         return Answer(text="".join(parts), citations=citations, question=question, mode=self.name, hits=hits)
 
-    def _scores(self, question: str, cands: list[tuple[int, Hit, str]]) -> np.ndarray:
+    def _scores(self, question: str, cands: list[tuple[int, Hit, str, str]]) -> np.ndarray:
         q_terms = set(self.analyzer.tokenize(question))
         q_weight = sum(len(t) for t in q_terms) or 1
         q_bigrams = _bigrams(question)
         lexical = np.zeros(len(cands))
-        for j, (_, _, sent) in enumerate(cands):
+        for j, (_, _, sent, _) in enumerate(cands):
             terms = set(self.analyzer.tokenize(sent))
             term_score = sum(len(t) for t in q_terms & terms) / q_weight
             bigram_score = len(q_bigrams & _bigrams(sent)) / (len(q_bigrams) or 1)
             lexical[j] = max(term_score, bigram_score)
-        rank = np.array([1.0 / (1 + r) for r, _, _ in cands])
+        rank = np.array([1.0 / (1 + c[0]) for c in cands])
         if self.embedder is None:
             return 0.9 * lexical + 0.1 * rank
         q = self.embedder.embed_query(question)
-        dense = self.embedder.embed_passages([s for _, _, s in cands]) @ q
+        dense = self.embedder.embed_passages([c[2] for c in cands]) @ q
         return 0.45 * lexical + 0.45 * np.clip(dense, 0, 1) + 0.1 * rank

@@ -14,27 +14,29 @@ from docrag.parse.base import Parser, register
 from docrag.parse.normalize import normalize, unwrap
 from docrag.types import Block, Document
 
+_BULLET = re.compile(r"^(?:[•●○■□◆▪\-*]|\d+[.)、]|[（(]\d+[)）])\s*")
 _SENTENCE_END = re.compile(r"[。！？!?.:：;；」』”\"')）]$")
 
 
 def page_paragraphs(text: str) -> list[str]:
     """Group a page's lines into paragraphs.
 
-    PDF text layers have a line end at every visual line. A paragraph ends at a blank line, or at
-    a line that ends a sentence and is clearly shorter than the page's full lines.
+    PDF text layers have a line end at every visual line. A paragraph ends at a blank line, at a
+    line that ends a sentence and is clearly shorter than the page's full lines, or at a line under
+    half the full width (a heading or label); a bullet starts a new one.
     """
-    lines = [ln for ln in normalize(text).split("\n")]
+    lines = normalize(text).split("\n")
     full = max((len(ln) for ln in lines), default=0)
     paras: list[str] = []
     cur: list[str] = []
     for ln in lines:
+        if cur and (not ln or _BULLET.match(ln)):
+            paras.append(unwrap("\n".join(cur)))
+            cur = []
         if not ln:
-            if cur:
-                paras.append(unwrap("\n".join(cur)))
-                cur = []
             continue
         cur.append(ln)
-        if len(ln) < 0.8 * full and _SENTENCE_END.search(ln):
+        if len(ln) < 0.5 * full or (len(ln) < 0.8 * full and _SENTENCE_END.search(ln)):
             paras.append(unwrap("\n".join(cur)))
             cur = []
     if cur:
