@@ -23,7 +23,10 @@ from docrag.types import Answer, Citation, Hit
 _CJK_END = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]$")
 _MIN_SENTENCE = 6
 _KEEP_RATIO = 0.85  # further sentences only while they score within 85% of the best one
-_SHORT = 24  # a best sentence this short ("主要有两个原因。") is extended by the one after it
+# A sentence that announces what follows ("主要有两个原因。", "as follows:") is no answer by itself:
+# when it is the best, the sentence after it is added.
+_ANNOUNCES = re.compile(r"(?:[:：]|(?:原因|方面|步骤|几点|如下|以下|下列|两点|三点)[。.]?|(?:following|follows)[.:]?)$",
+                        re.I)
 _ENDS_SENTENCE = re.compile(r"[。！？!?.;；…」』”\"')）:：]$")
 
 
@@ -56,7 +59,7 @@ class ExtractiveAnswerer:
         floor = _KEEP_RATIO * scores[order[0]]
         for i in order:
             rank, hit, sent, after = cands[i]
-            if not chosen and len(sent) < _SHORT and after:
+            if not chosen and after and _ANNOUNCES.search(sent):
                 sent += after
             key = re.sub(r"\W+", "", sent)
             if scores[i] < floor:
@@ -71,13 +74,14 @@ class ExtractiveAnswerer:
 
         numbers: dict[int, int] = {}  # chunk id -> citation number, in order of first use
         quotes: dict[int, list[str]] = {}
-        parts = []
+        parts, previous = [], ""
         for i, sent in chosen:
             hit = cands[i][1]
             n = numbers.setdefault(hit.chunk_id, len(numbers) + 1)
             quotes.setdefault(hit.chunk_id, []).append(sent)
-            sep = "" if not parts or _CJK_END.search(parts[-1]) else " "
+            sep = "" if not parts or _CJK_END.search(previous) else " "
             parts.append(f"{sep}{sent}[{n}]")
+            previous = sent
         by_id = {h.chunk_id: h for h in hits}
         citations = [Citation(number=n, doc_path=by_id[cid].doc_path, page=by_id[cid].page,
                               quote=" … ".join(quotes[cid]), chunk_id=cid) for cid, n in numbers.items()]
