@@ -48,14 +48,11 @@ class Analyzer:
         return f"rjieba {version('rjieba')}; stem={'snowball-en' if self._stem else 'none'}"
 
     def tokenize(self, text: str) -> list[str]:
+        raw = rjieba.cut(_THOUSANDS.sub("", text))
         cache = self._cache
-        out = []
-        for raw in rjieba.cut(_THOUSANDS.sub("", text)):
-            tok = cache.get(raw, "")
-            if tok == "":
-                tok = cache[raw] = self._term(raw)
-            if tok is not None:
-                out.append(tok)
+        for tok in set(raw).difference(cache):  # set operations and map() keep the hot loop in C
+            cache[tok] = self._term(tok)
+        out = [t for t in map(cache.__getitem__, raw) if t is not None]
         if len(cache) > 500_000:  # bound memory on huge corpora
             cache.clear()
         return out

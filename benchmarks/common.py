@@ -1,0 +1,88 @@
+"""Shared helpers for the benchmarks: data preparation from ../shared/data and child-process timing.
+
+Benchmarks print a table and write JSON to benchmarks/results/. Every speed is reported next to
+a baseline measured in the same run (these machines are noisy), as a ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = Path(os.environ.get("DOCRAG_BENCH_DIR", Path.home() / ".cache" / "docrag-bench"))
+DOCRAG = [sys.executable, "-m", "docrag.cli"]
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"{path} not found: the benchmarks read ../shared/data beside the repository")
+    return path
+
+
+def news_files() -> Path:
+    """crud_news/news_4m.txt split one article per file (news/00001.txt ...), made once."""
+    out = WORK / "corpus" / "news"
+    if not (out / ".done").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        lines = need(SHARED / "crud_news" / "news_4m.txt").read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if line.strip():
+                (out / f"{i:05d}.txt").write_text(line.strip() + "\n", encoding="utf-8")
+        (out / ".done").touch()
+    return out
+
+
+def cmrc() -> dict:
+    return json.loads(need(SHARED / "cmrc2018_trial" / "cmrc2018_trial.json").read_text(encoding="utf-8"))
+
+
+def cmrc_files() -> Path:
+    """Each CMRC2018 trial paragraph as one document (cmrc/<paragraph id>.txt), made once."""
+    out = WORK / "corpus" / "cmrc"
+    if not (out / ".done").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for article in cmrc()["data"]:
+            for p in article["paragraphs"]:
+                (out / f"{p['id']}.txt").write_text(p["context"].strip() + "\n", encoding="utf-8")
+        (out / ".done").touch()
+    return out
+
+
+def run_child(cmd: list[str], env: dict | None = None) -> dict:
+    """Run a command; wall seconds, peak RSS (MiB) and exit code of that child alone."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 3):
+        sys.exit(f"{' '.join(map(str, cmd))} failed ({code}):\n{err[-2000:]}")
+    return {"seconds": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "exit": code, "stdout": out}
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def save(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **data}, ensure_ascii=False, indent=2))
+    return path
+
+
+def table(rows: list[list], header: list[str]) -> str:
+    cells = [header] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in cells[1:]])
