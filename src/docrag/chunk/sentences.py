@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 
+_CLOSERS = "”’\"'」』）)\\]】"
 _END = re.compile(
-    r"(?:[。！？!?；;]+|…+|\.{3,}|(?<!\d)\.(?=\s|$)|(?<=\d)\.(?=\s+\D|$))"
-    r"[”’\"'」』）)\]】]*"
+    r"(?:[。！？!?；;…]+|\.{3,}"
+    rf"|(?<!\d)\.(?=[{_CLOSERS}]*(?:\s|$))"  # an English full stop, perhaps inside quotes/brackets
+    rf"|(?<=\d)\.(?=[{_CLOSERS}]*(?:\s+\D|$)))"  # after a number only when no number follows
+    rf"[{_CLOSERS}]*"
     r"|\n+"
 )
 

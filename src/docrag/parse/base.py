@@ -49,7 +49,7 @@ def parse(path: str | Path, max_bytes: int | None = None) -> Document:
     if size == 0:
         raise ParseError(path, "empty file")
     if max_bytes is not None and size > max_bytes:
-        raise ParseError(path, f"file too large ({size / 2**20:.0f} MiB > {max_bytes / 2**20:.0f} MiB limit)")
+        raise ParseError(path, f"file too large ({_size(size)} > {_size(max_bytes)} limit)")
     try:
         doc = factory().parse(path)
     except ParseError:
@@ -61,6 +61,10 @@ def parse(path: str | Path, max_bytes: int | None = None) -> Document:
     if not any(b.text.strip() for b in doc.blocks):
         raise ParseError(path, "no text found (empty document, or a scan without a text layer)")
     return doc
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def decode(path: Path, data: bytes) -> str:
@@ -77,10 +81,19 @@ def decode(path: Path, data: bytes) -> str:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[: 1 << 20]).best()
-    if best is None:
+    encoding = best.encoding if best is not None else None
+    # GB2312/GBK detections are GB18030 text that happened to fit the subset. Short Chinese text
+    # (a few hundred bytes) is often mistaken for a Korean or Japanese double-byte encoding:
+    # Chinese-first, GB18030 wins there when the bytes are valid GB18030. Big5 detections stand.
+    short_lookalike = encoding in _CJK_LOOKALIKES and len(data) < 4096
+    if encoding is None or encoding in ("gb2312", "gbk") or short_lookalike:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+    if encoding is None:
         raise ParseError(path, "unknown text encoding (not UTF-8, and no other encoding fits)")
-    encoding = best.encoding
-    # GB2312 detections are usually GBK/GB18030 text that happened to fit the subset
-    if encoding in ("gb2312", "gbk"):
-        encoding = "gb18030"
     return data.decode(encoding, errors="replace")
+
+
+_CJK_LOOKALIKES = {"cp949", "euc_kr", "johab", "shift_jis", "cp932", "euc_jp"}

@@ -40,22 +40,25 @@ class DocxParser(Parser):
                 text = normalize(p.text).replace("\n", " ").strip()
                 if not text:
                     continue
-                level = _heading_level(p.style.name if p.style is not None else "")
+                style = p.style.name if p.style is not None else ""
+                level = _heading_level(style)
                 if level:
                     while headings and headings[-1][0] >= level:
                         headings.pop()
                     headings.append((level, text))
                     blocks.append(Block(text, kind="heading", level=level, section=tuple(t for _, t in headings)))
                 else:
-                    blocks.append(Block(text, section=section))
+                    kind = "list" if style.lower().startswith("list") else "paragraph"
+                    blocks.append(Block(text, kind=kind, section=section))
             elif tag == "tbl":
                 rows = []
                 for row in Table(el, d).rows:
-                    cells = []
-                    for cell in row.cells:  # merged cells repeat: keep one copy
-                        t = normalize(cell.text).replace("\n", " ").strip()
-                        if not cells or cells[-1] != t:
-                            cells.append(t)
+                    cells, seen = [], set()
+                    for cell in row.cells:  # a merged cell appears once per grid column it spans
+                        if id(cell._tc) in seen:
+                            continue
+                        seen.add(id(cell._tc))
+                        cells.append(normalize(cell.text).replace("\n", " ").strip())
                     if any(cells):
                         rows.append(" | ".join(cells))
                 if rows:

@@ -8,11 +8,12 @@ from pathlib import Path
 from selectolax.lexbor import LexborHTMLParser as HTMLParser, LexborNode as Node
 
 from docrag.parse.base import Parser, decode, register
-from docrag.parse.normalize import normalize
+from docrag.parse.normalize import normalize, unwrap
 from docrag.types import Block, Document
 
-_DROP = {"script", "style", "noscript", "nav", "footer", "header", "aside", "form", "template", "svg",
+_DROP = {"script", "style", "noscript", "nav", "footer", "aside", "form", "template", "svg",
          "iframe", "button", "select", "head"}
+_CONTENT = {"article", "main"}  # a <header> inside these is the content's own title, not site chrome
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCK = {"p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "blockquote",
           "pre", "figure", "figcaption", "br", "hr", "tr", "caption", "address", "details", "summary"}
@@ -45,17 +46,17 @@ class HtmlParser(Parser):
         buf: list[str] = []
 
         def flush(kind="paragraph"):
-            text = normalize(" ".join(buf)).replace("\n", " ").strip()
+            text = unwrap(normalize("".join(buf)))
             buf.clear()
             if text:
                 blocks.append(Block(text, kind=kind, section=tuple(t for _, t in headings)))
 
-        def walk(node: Node):
+        def walk(node: Node, in_content: bool = False):
             for child in node.iter(include_text=True):
                 tag = child.tag
                 if tag == "-text":
                     buf.append(child.text_content or "")
-                elif tag in _DROP or tag == "-comment":
+                elif tag in _DROP or tag == "-comment" or (tag == "header" and not in_content):
                     continue
                 elif tag in _HEADINGS:
                     flush()
@@ -75,12 +76,12 @@ class HtmlParser(Parser):
                     text = "\n".join(r for r in rows if r.strip(" |"))
                     if text:
                         blocks.append(Block(text, kind="table", section=tuple(t for _, t in headings)))
-                elif tag in _BLOCK:
+                elif tag in _BLOCK or tag in _CONTENT or tag == "header":
                     flush()
-                    walk(child)
+                    walk(child, in_content or tag in _CONTENT)
                     flush("list" if tag == "li" else "paragraph")
                 else:
-                    walk(child)
+                    walk(child, in_content)
 
         walk(root)
         flush()

@@ -14,6 +14,8 @@ from docrag.parse.normalize import normalize, unwrap
 from docrag.types import Block, Document
 
 _ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_THEMATIC_BREAK = re.compile(r"^(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
+_QUOTE = re.compile(r"^(?:>\s?)+")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
 _FENCE = re.compile(r"^(```|~~~)")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
@@ -22,7 +24,7 @@ _INLINE = [
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image -> alt text
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # link -> text
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)"), r"\1"),
+    (re.compile(r"(?<![A-Za-z0-9*])\*(?!\s)(.+?)(?<!\s)\*(?![A-Za-z0-9])"), r"\1"),  # CJK may touch *
     (re.compile(r"`([^`]+)`"), r"\1"),
     (re.compile(r"<[^>]+>"), ""),
 ]
@@ -40,7 +42,7 @@ class MarkdownParser(Parser):
     file_type = "md"
 
     def parse(self, path: Path) -> Document:
-        lines = normalize(decode(path, path.read_bytes())).split("\n")
+        lines = normalize(decode(path, path.read_bytes()), keep_indent=True).split("\n")
         blocks: list[Block] = []
         headings: list[tuple[int, str]] = []
         para: list[str] = []
@@ -66,21 +68,24 @@ class MarkdownParser(Parser):
             blocks.append(Block(text, kind="heading", level=level, section=section()))
 
         in_fence = False
-        for line in lines:
-            if _FENCE.match(line):
+        for raw in lines:
+            if _FENCE.match(raw.lstrip()):
                 flush()
                 if not in_fence:
                     kind = "code"
                 in_fence = not in_fence
                 continue
             if in_fence:
-                para.append(line)
+                para.append(raw)  # code keeps its indentation
                 continue
+            line = normalize(_QUOTE.sub("", raw.strip()))
             if m := _ATX.match(line):
                 heading(len(m.group(1)), strip_inline(m.group(2)))
             elif _SETEXT.match(line) and len(para) == 1 and kind == "paragraph":
                 text = strip_inline(para.pop())
                 heading(1 if line.startswith("=") else 2, text)
+            elif _THEMATIC_BREAK.match(line):
+                flush()
             elif not line:
                 flush()
             elif line.startswith("|"):
@@ -94,8 +99,7 @@ class MarkdownParser(Parser):
                 flush()
                 kind = "list"
                 para.append(_LIST_ITEM.sub("", line))
-                flush()
-            else:
+            else:  # a paragraph line, or the lazy continuation of a list item
                 if kind == "table":
                     flush()
                 para.append(line)

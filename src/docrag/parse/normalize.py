@@ -31,9 +31,12 @@ _LINE_JOIN_CJK = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT}])\n(?=[{_CJK}{_CJK_PUNCT}
 _BLANK_LINES = re.compile(r"\n\s*\n")
 
 
-def normalize(text: str) -> str:
-    """Normalise characters and spaces; keep line structure."""
+def normalize(text: str, keep_indent: bool = False) -> str:
+    """Normalise characters and spaces; keep line structure (and indentation, if asked: Markdown
+    needs it for code)."""
     text = _CRLF.sub("\n", text).translate(_WIDTH_MAP)
+    if keep_indent:
+        return "\n".join(line.rstrip() for line in text.split("\n"))
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _SPACE_BETWEEN_CJK.sub("", text)
