@@ -33,7 +33,7 @@ from docrag.index.bm25 import BM25Index, build_from_texts
 from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.store import Store
 from docrag.index.tokenize import Analyzer
-from docrag.ingest import FileResult, IngestReport, Progress, collect_files, ingest_files, missing_under
+from docrag.ingest import FileResult, IngestReport, Progress, collect_files, documents_under, ingest_files
 from docrag.parse.normalize import normalize
 from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
 from docrag.types import Answer, Hit
@@ -146,7 +146,8 @@ class Index:
             max_bytes = int(self.config.index.max_file_mb * 2**20)
             report.results = ingest_files(self.store, self.splitter, files, max_bytes, progress) + errors
             if prune:
-                gone = missing_under(self.store, [p for p in paths if Path(p).expanduser().is_dir()])
+                folders = [p for p in paths if Path(p).expanduser().is_dir()]
+                gone = [d for d in documents_under(self.store, folders) if not Path(d).exists()]
                 self.store.remove_documents(gone)
                 report.results += [FileResult(p, "removed") for p in gone]
             t1 = time.perf_counter()
@@ -175,12 +176,13 @@ class Index:
         if self.manifest.get("embedder") is None:
             self.manifest["embedder"] = {"name": embedder.name, "version": embedder.version, "dim": embedder.dim}
             self._write_manifest()
-        done = 0
+        done = last_id = 0
         batch = self.config.index.embed_batch
         while True:
-            rows = self.store.chunks_missing_embeddings(batch)
+            rows = self.store.chunks_missing_embeddings(batch, after_id=last_id)
             if not rows:
                 break
+            last_id = rows[-1][0]
             self.store.put_embeddings([r[0] for r in rows], embedder.embed_passages([r[1] for r in rows]))
             done += len(rows)
             if progress:
@@ -192,10 +194,8 @@ class Index:
         """Remove the documents of these files, or of every file under these folders."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        targets = [str(Path(p).expanduser().resolve()) for p in paths]
         with self._writing():
-            known = self.store.docs()
-            gone = [d for d in known if any(d == t or d.startswith(t.rstrip(os.sep) + os.sep) for t in targets)]
+            gone = documents_under(self.store, paths)
             self.store.remove_documents(gone)
             self.bm25()
         return gone

@@ -143,8 +143,7 @@ def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int) -> Fil
     return FileResult(str(path), "updated" if record else "added", chunks=len(chunks))
 
 
-def missing_under(store: Store, roots: Iterable[str | Path]) -> list[str]:
-    """Indexed documents inside ``roots`` whose files no longer exist (for pruning)."""
+def documents_under(store: Store, roots: Iterable[str | Path]) -> list[str]:
+    """Indexed documents that are one of ``roots`` or lie inside one of them."""
     prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
-    return [p for p in store.docs()
-            if any(p == r or p.startswith(r.rstrip(os.sep) + os.sep) for r in prefixes) and not Path(p).exists()]
+    return [p for p in store.docs() if any(p == r or p.startswith(r.rstrip(os.sep) + os.sep) for r in prefixes)]

@@ -43,6 +43,8 @@ def join_blocks(doc: Document) -> DocText:
 
 class Splitter:
     name: ClassVar[str] = ""
+    # bump when a code change moves chunk boundaries: indexed documents are then re-chunked
+    version: ClassVar[int] = 1
 
     def __init__(self, size: int = 400, overlap: int = 50, unit: str = "chars"):
         if overlap >= size:
@@ -55,7 +57,7 @@ class Splitter:
 
     def signature(self) -> str:
         """Identifies the output: a document chunked under another signature is re-chunked."""
-        return f"{self.name}:{self.size}:{self.overlap}:{self.unit}"
+        return f"{self.name}/{self.version}:{self.size}:{self.overlap}:{self.unit}"
 
 
 def token_length(text: str) -> int:

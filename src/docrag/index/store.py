@@ -189,10 +189,11 @@ class Store:
         return np.array([r[0] for r in self.db.execute(q, args)], dtype=np.int64)
 
     # --- embeddings -----------------------------------------------------------------------
-    def chunks_missing_embeddings(self, limit: int) -> list[tuple[int, str]]:
+    def chunks_missing_embeddings(self, limit: int, after_id: int = 0) -> list[tuple[int, str]]:
+        """The next ``limit`` chunks without a vector, by id (``after_id`` lets a loop resume its scan)."""
         return self.db.execute(
             "SELECT c.id, c.text FROM chunks c LEFT JOIN embeddings e ON e.chunk_id = c.id"
-            " WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?", (limit,)).fetchall()
+            " WHERE e.chunk_id IS NULL AND c.id > ? ORDER BY c.id LIMIT ?", (after_id, limit)).fetchall()
 
     def put_embeddings(self, ids: list[int], vectors: np.ndarray) -> None:
         """One checkpoint: a batch of vectors (stored as float16) commits as a unit. Vectors of
