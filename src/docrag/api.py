@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
 import shutil
 import time
@@ -25,6 +24,7 @@ from typing import Iterable
 import numpy as np
 
 from docrag import __version__
+from docrag.atomic import write_text_atomic
 from docrag.chunk import make_splitter
 from docrag.config import Config
 from docrag.errors import ConfigError, IndexStateError, QueryError
@@ -106,7 +106,7 @@ class Index:
         return manifest
 
     def _write_manifest(self) -> None:
-        _atomic_write(self.path / MANIFEST, json.dumps(self.manifest, ensure_ascii=False, indent=2))
+        write_text_atomic(self.path / MANIFEST, json.dumps(self.manifest, ensure_ascii=False, indent=2))
 
     @contextmanager
     def _writing(self):
@@ -301,11 +301,18 @@ class Index:
         """Answer a question from the indexed documents, with numbered citations."""
         t0 = time.perf_counter()
         hits = self.search(question, k or self.config.answer.top_chunks, mode, **filters)
-        t1 = time.perf_counter()
+        retrieve = time.perf_counter() - t0
+        answer = self.answer(question, hits)
+        answer.timings = {"retrieve": retrieve, **answer.timings}
+        return answer
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        """Answer from given hits (e.g. to reuse one search for both retrieval and answer scoring)."""
+        t0 = time.perf_counter()
         embedder = self.embedder() if len(self.vectors()) else None
         a = self.config.answer
         answer = ExtractiveAnswerer(self.analyzer, embedder, a.max_sentences, a.max_chars).answer(question, hits)
-        answer.timings = {"retrieve": t1 - t0, "answer": time.perf_counter() - t1}
+        answer.timings = {"answer": time.perf_counter() - t0}
         return answer
 
     def info(self) -> dict:
@@ -329,12 +336,3 @@ def _slug(text: str) -> str:
 
 def _flatten(cfg: Config) -> dict:
     return {f"{s}__{k}": v for s, section in cfg.model_dump().items() for k, v in section.items()}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -169,6 +169,36 @@ def remove(paths: List[Path] = typer.Argument(..., help="files, or folders whose
         raise typer.Exit(1)
 
 
+@app.command("eval")
+def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, financebench, prospectus, rgb, jsonl)"),
+          index: Optional[str] = typer.Option(None, "--index", "-i", help="an existing index to evaluate"),
+          build: bool = typer.Option(False, "--build", help="index the data set's corpus first (cached by content hash)"),
+          corpus: Optional[List[Path]] = typer.Option(None, "--corpus", help="more documents for --build (distractors)"),
+          config: Optional[List[Path]] = typer.Option(None, "--config", "-c", help="one configuration per TOML file"),
+          modes: Optional[str] = typer.Option(None, "--modes", help="without --config: e.g. bm25,dense,hybrid"),
+          k: str = typer.Option("1,5,10", "--k", help="cut-offs, e.g. 1,5,10"),
+          out: Path = typer.Option(Path("report"), "--out", "-o"),
+          limit: Optional[int] = typer.Option(None, "--limit", help="only the first N questions"),
+          no_dense: bool = typer.Option(False, "--no-dense", help="with --build: BM25 only")):
+    """Score retrieval and answers on a data set; writes report.md, report.json and plots."""
+    from docrag.evaluate import evaluate
+    from docrag.evaluate.report import markdown_table
+
+    try:
+        ks = [int(x) for x in k.split(",") if x.strip()]
+    except ValueError:
+        raise DocragError(f"--k {k!r}: expected numbers such as 1,5,10") from None
+    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(), console=err) as bars:
+        data = evaluate(dataset, index=index, build=build, corpus=corpus or [], configs=config or [],
+                        modes=modes.split(",") if modes else None, ks=ks, out=out, limit=limit,
+                        dense=not no_dense, progress=_Bars(bars))
+    print(markdown_table(data["results"], data["ks"]))
+    for note in data["notes"]:
+        err.print(f"note: {note}", highlight=False)
+    err.print(f"report: {out / 'report.md'}")
+
+
 def _pages(pages: list[int]) -> str:
     return str(pages[0]) if len(pages) == 1 else f"{pages[0]}-{pages[-1]}"
 

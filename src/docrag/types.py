@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -90,3 +91,8 @@ class Answer:
     mode: str = "extractive"  # which answerer produced it
     hits: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def plain_text(self) -> str:
+        """The answer without its [n] citation markers."""
+        return re.sub(r"\[\d+\]", "", self.text)

@@ -1,0 +1,66 @@
+"""Evaluate stage: data-set loaders, metrics, a runner over configurations, and reports.
+
+    from docrag.evaluate import evaluate
+    data = evaluate("squad:cmrc2018_trial.json", build=True, out="report/")
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from docrag.config import Config
+from docrag.errors import DocragError
+from docrag.evaluate.runner import Progress, build_index, evaluate_variant, variants
+
+DEFAULT_CACHE = Path("~/.cache/docrag/eval").expanduser()
+
+
+def evaluate(dataset: str, index: str | Path | None = None, build: bool = False, corpus: list[str | Path] = (),
+             configs: list[str | Path] = (), modes: list[str] | None = None, ks: list[int] = (1, 5, 10),
+             out: str | Path | None = "report", limit: int | None = None, dense: bool = True,
+             cache: Path = DEFAULT_CACHE, progress: Progress | None = None) -> dict:
+    """Evaluate configurations on a data set; writes report.md/json/plots to ``out`` and returns the data.
+
+    ``index``: an existing index; or ``build=True``: index the data set's corpus (plus ``corpus``)
+    into a cache keyed by content hash. ``configs``: TOML files, one configuration each; without
+    them, one configuration per search mode in ``modes`` (default: bm25, dense, hybrid; bm25 only
+    when the index has no vectors).
+    """
+    from docrag.evaluate.datasets import load_dataset
+    from docrag.evaluate.report import write_report
+
+    try:
+        ds = load_dataset(dataset, cache / "datasets")
+    except ValueError as e:
+        raise DocragError(str(e)) from None
+    base = Config.load()
+    build_seconds = None
+    if build:
+        index, build_seconds = build_index(ds, list(ds.corpus) + [Path(c) for c in corpus], base, cache / "indexes",
+                                           dense, progress)
+    elif index is None:
+        raise DocragError("give --index of an existing index, or --build to index the data set's corpus")
+    index = Path(index)
+    if modes is None:
+        import docrag
+
+        with docrag.Index.open(index) as idx:
+            has_vectors = idx.store.counts()["embedded"] > 0
+        modes = ["bm25", "dense", "hybrid"] if has_vectors else ["bm25"]
+    ks = sorted(set(ks))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    results = []
+    for variant in variants(list(configs), modes, base):
+        results.append(evaluate_variant(ds, index, variant, ks, progress, limit))
+        if results[-1]["interrupted"]:  # Ctrl-C: report what is finished, run nothing more
+            break
+    data = {"dataset": ds.name, "spec": dataset, "gold_level": ds.gold_level, "n_questions": len(ds.questions),
+            "notes": ds.notes, "index": str(index), "build_seconds": build_seconds, "ks": ks, "started": started,
+            "results": results}
+    if out is not None:
+        data["files"] = [str(p) for p in write_report(data, Path(out))]
+    return data
+
+
+__all__ = ["evaluate"]

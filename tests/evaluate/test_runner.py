@@ -1,0 +1,116 @@
+"""The evaluation runner and its reports, end to end on the bundled sample."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docrag.config import Config
+from docrag.evaluate import evaluate
+from docrag.evaluate.datasets import Dataset, Gold, Question
+from docrag.evaluate.report import markdown_table
+from docrag.evaluate.runner import Variant, build_index, evaluate_variant, faithfulness
+from docrag.types import Answer, Citation, Hit
+
+QUESTIONS = [
+    Question("q1", "龙井茶产自哪里？", ["浙江杭州西湖"], [Gold("中国茶.html")], type="zh"),
+    Question("q2", "What constant k does reciprocal rank fusion commonly use?", ["60"], [Gold("hybrid_search.txt")],
+             type="en"),
+    Question("q3", "七十亿参数的模型以半精度加载需要多少显存？", ["14 GB"], [Gold("notes_gbk.txt")], type="zh"),
+]
+
+
+@pytest.fixture(scope="module")
+def dataset(sample_dir):
+    return Dataset("sample", list(QUESTIONS), [sample_dir], "doc")
+
+
+@pytest.fixture(scope="module")
+def index(dataset, tmp_path_factory):
+    path, seconds = build_index(dataset, dataset.corpus, Config(), tmp_path_factory.mktemp("cache"), dense=False)
+    assert seconds > 0
+    return path
+
+
+def test_retrieval_and_answer_scores(dataset, index):
+    result = evaluate_variant(dataset, index, Variant("bm25", Config.load(mode="bm25")), [1, 5])
+    rows = {r["id"]: r for r in result["questions"]}
+    assert rows["q1"]["hit@1"] == 1.0 and rows["q1"]["retrieved"][0] == "中国茶.html"
+    assert rows["q1"]["answer_recall@5"] == 1.0 and "杭州西湖" in rows["q1"]["answer"]
+    assert rows["q1"]["faithfulness"] == 1.0  # extractive sentences are quotes of their passages
+    assert rows["q1"]["citation_precision"] == 1.0
+    s = result["summary"]
+    assert s["n"] == 3 and s["hit@5"] == 1.0 and 0 < s["f1"] <= 1 and s["retrieve_ms_p50"] > 0
+
+
+def test_build_is_cached_by_content(dataset, index, tmp_path_factory):
+    again, _ = build_index(dataset, dataset.corpus, Config(), index.parent, dense=False)
+    assert again == index
+    other, _ = build_index(dataset, dataset.corpus, Config.load(chunk__size=200), index.parent, dense=False)
+    assert other != index
+
+
+def test_ctrl_c_keeps_finished_questions(dataset, index):
+    def interrupt_after_two(stage, done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    result = evaluate_variant(dataset, index, Variant("bm25", Config.load(mode="bm25")), [1], interrupt_after_two)
+    assert result["interrupted"] and len(result["questions"]) == 2 and result["summary"]["n"] == 2
+
+
+def test_faithfulness_counts_unsupported_sentences():
+    hit = Hit(chunk_id=1, text="龙井茶产于浙江杭州西湖。它是绿茶。", doc_path="/t.md", score=1.0)
+    answer = Answer(text="龙井茶产于浙江杭州西湖。[1] 月亮是奶酪做的。[1]",
+                    citations=[Citation(1, "/t.md", None, "龙井茶产于浙江杭州西湖。", chunk_id=1)], hits=[hit])
+    share, scores = faithfulness(answer)
+    assert share == 0.5 and scores[0] == 1.0 and scores[1] < 0.5
+
+
+def test_evaluate_writes_readable_report(tmp_path, sample_dir, monkeypatch):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_dir, corpus)
+    qs = tmp_path / "qs.jsonl"
+    qs.write_text("\n".join(json.dumps({"question": q.question, "answers": q.answers, "type": q.type,
+                                         "gold": [{"doc": g.doc} for g in q.gold]}, ensure_ascii=False)
+                            for q in QUESTIONS), encoding="utf-8")
+    shutil.copy(qs, corpus / "qs.jsonl")
+    out = tmp_path / "report"
+    data = evaluate(f"jsonl:{corpus / 'qs.jsonl'}", build=True, modes=["bm25", "hybrid"], ks=[1, 3], out=out,
+                    dense=False, cache=tmp_path / "cache")
+    assert [r["name"] for r in data["results"]] == ["bm25", "hybrid"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| configuration | n | hit@1 | hit@3 |" in md and "**" in md and "by question type" in md
+    saved = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert saved["results"][0]["questions"][0]["question"] == QUESTIONS[0].question
+    assert (out / "recall_at_k.png").stat().st_size > 1000 and (out / "by_type.png").exists()
+
+
+def test_markdown_table_bolds_the_best_value_per_column():
+    results = [{"name": "a", "summary": {"n": 2, "hit@1": 0.5, "retrieve_ms_p50": 10.0}},
+               {"name": "b", "summary": {"n": 2, "hit@1": 0.75, "retrieve_ms_p50": 30.0}}]
+    table = markdown_table(results, [1])
+    assert "| a | 2 | 0.500 | **10** |" in table and "| b | 2 | **0.750** | 30 |" in table
+
+
+def test_cli_eval_on_the_bundled_questions(tmp_path, sample_dir):
+    corpus = tmp_path / "docs"
+    shutil.copytree(sample_dir, corpus)
+    qs = sample_dir.parent / "questions.jsonl"
+    lines = [json.loads(line) for line in qs.read_text(encoding="utf-8").splitlines()]
+    mine = [q for q in lines if q["gold"][0]["doc"] != "docrag_guide.pdf"]  # the guide PDF is made by the demo
+    (corpus / "questions.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in mine),
+                                            encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "docrag.cli", "eval", f"jsonl:{corpus / 'questions.jsonl'}", "--build",
+                        "--no-dense", "--modes", "bm25", "--k", "1,5", "--out", str(tmp_path / "rep")],
+                       capture_output=True, text=True, env={**__import__("os").environ, "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert "| bm25 | 4 |" in r.stdout and (tmp_path / "rep" / "report.md").exists()
+    r = subprocess.run([sys.executable, "-m", "docrag.cli", "eval", "nosuchformat:x", "--build"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "unknown data set format" in r.stderr
