@@ -32,8 +32,8 @@ def dataset(sample_dir):
 
 @pytest.fixture(scope="module")
 def index(dataset, tmp_path_factory):
-    path, seconds = build_index(dataset, dataset.corpus, Config(), tmp_path_factory.mktemp("cache"), dense=False)
-    assert seconds > 0
+    path, build = build_index(dataset, dataset.corpus, Config(), tmp_path_factory.mktemp("cache"), dense=False)
+    assert build["seconds"] > 0 and not build["cached"]
     return path
 
 
@@ -49,8 +49,8 @@ def test_retrieval_and_answer_scores(dataset, index):
 
 
 def test_build_is_cached_by_content(dataset, index, tmp_path_factory):
-    again, _ = build_index(dataset, dataset.corpus, Config(), index.parent, dense=False)
-    assert again == index
+    again, build = build_index(dataset, dataset.corpus, Config(), index.parent, dense=False)
+    assert again == index and build["cached"]
     other, _ = build_index(dataset, dataset.corpus, Config.load(chunk__size=200), index.parent, dense=False)
     assert other != index
 

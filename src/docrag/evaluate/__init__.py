@@ -35,9 +35,9 @@ def evaluate(dataset: str, index: str | Path | None = None, build: bool = False,
     except ValueError as e:
         raise DocragError(str(e)) from None
     base = Config.load()
-    build_seconds = None
+    build_info = None
     if build:
-        index, build_seconds = build_index(ds, list(ds.corpus) + [Path(c) for c in corpus], base, cache / "indexes",
+        index, build_info = build_index(ds, list(ds.corpus) + [Path(c) for c in corpus], base, cache / "indexes",
                                            dense, progress)
     elif index is None:
         raise DocragError("give --index of an existing index, or --build to index the data set's corpus")
@@ -56,7 +56,7 @@ def evaluate(dataset: str, index: str | Path | None = None, build: bool = False,
         if results[-1]["interrupted"]:  # Ctrl-C: report what is finished, run nothing more
             break
     data = {"dataset": ds.name, "spec": dataset, "gold_level": ds.gold_level, "n_questions": len(ds.questions),
-            "notes": ds.notes, "index": str(index), "build_seconds": build_seconds, "ks": ks, "started": started,
+            "notes": ds.notes, "index": str(index), "build": build_info, "ks": ks, "started": started,
             "results": results}
     if out is not None:
         data["files"] = [str(p) for p in write_report(data, Path(out))]

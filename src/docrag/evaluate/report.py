@@ -68,7 +68,7 @@ def write_report(data: dict, out: Path) -> list[Path]:
     plots = _plots(results, ks, out)
     md = [f"# Evaluation: {data['dataset']}", "",
           f"{data['n_questions']} questions · gold level: {data['gold_level']} · index: `{data['index']}`"
-          + (f" (built in {data['build_seconds']:.0f} s)" if data.get("build_seconds") else ""), ""]
+          + _build_note(data.get("build")), ""]
     md += [f"- {note}" for note in data.get("notes", [])]
     md += ["", "## Results", "", markdown_table(results, ks), "",
            "hit@k: a gold item among the top k · recall@k: share of gold items in the top k · "
@@ -88,6 +88,12 @@ def write_report(data: dict, out: Path) -> list[Path]:
     md += [f"![{p.stem}]({p.name})" for p in plots]
     written.append(write_text_atomic(out / "report.md", "\n".join(md) + "\n"))
     return written + plots
+
+
+def _build_note(build: dict | None) -> str:
+    if not build:
+        return ""
+    return " (from the build cache)" if build["cached"] else f" (built in {build['seconds']:.0f} s)"
 
 
 def _plots(results: list[dict], ks: list[int], out: Path) -> list[Path]:

@@ -61,8 +61,10 @@ def corpus_fingerprint(paths: list[Path], config: Config, dense: bool) -> str:
 
 
 def build_index(dataset: Dataset, corpus: list[Path], config: Config, cache: Path, dense: bool,
-                progress: Progress | None = None) -> tuple[Path, float]:
-    """Build (or reuse from the cache) the index of a data set's corpus. Returns (path, seconds)."""
+                progress: Progress | None = None) -> tuple[Path, dict]:
+    """Build (or reuse from the cache) the index of a data set's corpus.
+
+    Returns the index path and {"seconds", "cached"}: cached when nothing needed doing."""
     key = corpus_fingerprint(corpus, config, dense)
     slug = re.sub(r"[^\w.-]+", "_", dataset.name)
     path = cache / f"{slug}-{key}"
@@ -73,7 +75,8 @@ def build_index(dataset: Dataset, corpus: list[Path], config: Config, cache: Pat
     if report.failed:
         fails = "; ".join(f"{Path(r.path).name}: {r.reason}" for r in report.failed[:5])
         dataset.notes.append(f"{len(report.failed)} corpus files failed to ingest ({fails})")
-    return path, time.perf_counter() - t0
+    cached = not report.changed and not report.embedded
+    return path, {"seconds": time.perf_counter() - t0, "cached": cached}
 
 
 def query_text(q: Question) -> str:
