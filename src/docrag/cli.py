@@ -182,7 +182,7 @@ def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, f
           no_dense: bool = typer.Option(False, "--no-dense", help="with --build: BM25 only")):
     """Score retrieval and answers on a data set; writes report.md, report.json and plots."""
     from docrag.evaluate import evaluate
-    from docrag.evaluate.report import markdown_table
+    from docrag.evaluate.report import ANSWER, RETRIEVAL, markdown_table
 
     try:
         ks = [int(x) for x in k.split(",") if x.strip()]
@@ -193,7 +193,8 @@ def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, f
         data = evaluate(dataset, index=index, build=build, corpus=corpus or [], configs=config or [],
                         modes=modes.split(",") if modes else None, ks=ks, out=out, limit=limit,
                         dense=not no_dense, progress=_Bars(bars))
-    print(markdown_table(data["results"], data["ks"]))
+    print(markdown_table(data["results"], data["ks"], RETRIEVAL) + "\n\n" +
+          markdown_table(data["results"], data["ks"], ANSWER))
     for note in data["notes"]:
         err.print(f"note: {note}", highlight=False)
     err.print(f"report: {out / 'report.md'}")

@@ -86,6 +86,7 @@ def test_evaluate_writes_readable_report(tmp_path, sample_dir, monkeypatch):
     assert [r["name"] for r in data["results"]] == ["bm25", "hybrid"]
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| configuration | n | hit@1 | hit@3 |" in md and "**" in md and "by question type" in md
+    assert "| configuration | n | EM | F1 | ROUGE-1 | ROUGE-2 | ROUGE-L |" in md
     saved = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert saved["results"][0]["questions"][0]["question"] == QUESTIONS[0].question
     assert (out / "recall_at_k.png").stat().st_size > 1000 and (out / "by_type.png").exists()

@@ -10,24 +10,26 @@ from pathlib import Path
 
 from docrag.atomic import write_text_atomic
 
-# columns of the main table: (summary key, heading); latency columns are "lower is better"
-RETRIEVAL = ["hit@{k}", "recall@{k}", "answer_recall@{k}"]
-ANSWER = [("mrr", "MRR"), ("ndcg@10", "nDCG@10"), ("em", "EM"), ("f1", "F1"), ("rougeL", "ROUGE-L"),
-          ("numeric", "numeric"), ("faithfulness", "faithful"), ("citation_precision", "cite-prec")]
-LATENCY = [("retrieve_ms_p50", "search p50 ms"), ("retrieve_ms_p95", "search p95 ms"),
-           ("answer_ms_p50", "answer p50 ms")]
+# (summary key, heading, higher is better) of the two tables; {k} expands to each cut-off
+RETRIEVAL = [("hit@{k}", "hit@{k}", True), ("recall@{k}", "recall@{k}", True),
+             ("answer_recall@{k}", "ans-recall@{k}", True), ("mrr", "MRR", True), ("ndcg@10", "nDCG@10", True),
+             ("retrieve_ms_p50", "search p50 ms", False), ("retrieve_ms_p95", "search p95 ms", False)]
+ANSWER = [("em", "EM", True), ("f1", "F1", True), ("rouge1", "ROUGE-1", True), ("rouge2", "ROUGE-2", True),
+          ("rougeL", "ROUGE-L", True), ("numeric", "numeric", True), ("answer_in_answer", "contains answer", True),
+          ("faithfulness", "faithful", True), ("citation_precision", "cite-prec", True),
+          ("answer_ms_p50", "answer p50 ms", False), ("answer_ms_p95", "answer p95 ms", False)]
 
 
-def columns(ks: list[int]) -> list[tuple[str, str, bool]]:
-    """(key, heading, higher_is_better) for the main table."""
-    cols = [(f.format(k=k), f.format(k=k), True) for f in RETRIEVAL for k in ks]
-    cols += [(key, head, True) for key, head in ANSWER]
-    cols += [(key, head, False) for key, head in LATENCY]
-    return cols
+def columns(spec: list[tuple[str, str, bool]], ks: list[int]) -> list[tuple[str, str, bool]]:
+    out = []
+    for key, head, higher in spec:
+        out += [(key.format(k=k), head.format(k=k), higher) for k in ks] if "{k}" in key else [(key, head, higher)]
+    return out
 
 
-def markdown_table(results: list[dict], ks: list[int]) -> str:
-    cols = [c for c in columns(ks) if any(r["summary"].get(c[0]) is not None for r in results)]
+def markdown_table(results: list[dict], ks: list[int], spec: list[tuple[str, str, bool]] = RETRIEVAL) -> str:
+    """One row per configuration; the best value of each column in bold."""
+    cols = [c for c in columns(spec, ks) if any(r["summary"].get(c[0]) is not None for r in results)]
     best = {}
     for key, _, higher in cols:
         values = [r["summary"][key] for r in results if r["summary"].get(key) is not None]
@@ -39,7 +41,7 @@ def markdown_table(results: list[dict], ks: list[int]) -> str:
         cells = []
         for key, _, _ in cols:
             v = r["summary"].get(key)
-            text = "–" if v is None else (f"{v:.0f}" if key.endswith("_ms_p50") or key.endswith("_ms_p95") else f"{v:.3f}")
+            text = "–" if v is None else (f"{v:.0f}" if "_ms_" in key else f"{v:.3f}")
             cells.append(f"**{text}**" if v is not None and best.get(key) == v else text)
         name = r["name"] + (" (interrupted)" if r.get("interrupted") else "")
         lines.append(f"| {name} | {r['summary']['n']} | " + " | ".join(cells) + " |")
@@ -70,13 +72,16 @@ def write_report(data: dict, out: Path) -> list[Path]:
           f"{data['n_questions']} questions · gold level: {data['gold_level']} · index: `{data['index']}`"
           + _build_note(data.get("build")), ""]
     md += [f"- {note}" for note in data.get("notes", [])]
-    md += ["", "## Results", "", markdown_table(results, ks), "",
-           "hit@k: a gold item among the top k · recall@k: share of gold items in the top k · "
-           "answer_recall@k: a gold answer string in the top-k text · MRR over the top "
-           f"{max(ks)} · EM/F1/ROUGE-L: the extractive answer against gold answers (character level for Chinese) · "
+    md += ["", "## Retrieval", "", markdown_table(results, ks, RETRIEVAL), "",
+           "hit@k: a gold item among the top k · recall@k: share of the gold items in the top k · "
+           f"ans-recall@k: a gold answer string occurs in the top-k text · MRR over the top {max(ks)} · "
+           "best value per column in bold.", "",
+           "## Answers", "", markdown_table(results, ks, ANSWER), "",
+           "EM/F1/ROUGE: the answer against the gold answers (character level for Chinese, words for English) · "
            "numeric: a number in the answer equals a gold number (1% tolerance, units scaled) · "
-           "faithful: share of answer sentences supported by their cited passage · "
-           "cite-prec: share of citations pointing at gold evidence. Best value per column in bold.", ""]
+           "contains answer: a gold answer string occurs in the answer · "
+           "faithful: share of answer sentences supported by the passage they cite · "
+           "cite-prec: share of citations that point at gold evidence.", ""]
     types = per_type(results, f"hit@{min(5, max(ks))}")
     if len(types) > 1:
         names = [r["name"] for r in results]

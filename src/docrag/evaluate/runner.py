@@ -157,7 +157,7 @@ def evaluate_variant(dataset: Dataset, index: Path, variant: Variant, ks: list[i
             rows.append(score_question(dataset, q, hits[:k_max], answer, ks, embedder,
                                        {"retrieve": t1 - t0, "answer": t2 - t1}))
             if progress:
-                progress(variant.name, n, len(questions))
+                progress(f"eval {variant.name}", n, len(questions))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -180,7 +180,7 @@ def score_question(dataset: Dataset, q: Question, hits: list[Hit], answer: Answe
         "ndcg@10": metrics.ndcg_at_k(ranked, gold, 10),
         "em": metrics.exact_match(answer.plain_text, q.answers) if q.answers else None,
         "f1": metrics.f1(answer.plain_text, q.answers) if q.answers else None,
-        "rougeL": metrics.rouge(answer.plain_text, q.answers)["rougeL"] if q.answers else None,
+        **(metrics.rouge(answer.plain_text, q.answers) if q.answers else dict.fromkeys(("rouge1", "rouge2", "rougeL"))),
         "numeric": metrics.numeric_match(answer.plain_text, q.answers) if q.answers else None,
         "answer_in_answer": metrics.answer_recall_at_k([answer.plain_text], q.answers, 1) if q.answers else None,
         "faithfulness": faith, "support": support,
@@ -197,7 +197,7 @@ def score_question(dataset: Dataset, q: Question, hits: list[Hit], answer: Answe
 def summarize(rows: list[dict], ks: list[int]) -> dict:
     """Means over questions (skipping n/a values) and latency percentiles."""
     keys = [f"hit@{k}" for k in ks] + [f"recall@{k}" for k in ks] + [f"answer_recall@{k}" for k in ks] + [
-        "mrr", "ndcg@10", "em", "f1", "rougeL", "numeric", "answer_in_answer", "faithfulness", "citation_precision"]
+        "mrr", "ndcg@10", "em", "f1", "rouge1", "rouge2", "rougeL", "numeric", "answer_in_answer", "faithfulness", "citation_precision"]
     out = {"n": len(rows)}
     for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]
