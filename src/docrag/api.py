@@ -74,7 +74,8 @@ class Index:
             cfg = Config.load(config, **overrides)
         if not (path / DB_NAME).exists():
             if not create:
-                raise IndexStateError(f"{path}: no docrag index here (create one with `docrag ingest ... --index {path}`)")
+                raise IndexStateError(
+                    f"{path}: no docrag index here (create one with `docrag ingest ... --index {path}`)")
             if path.exists() and not path.is_dir():
                 raise IndexStateError(f"{path}: exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)

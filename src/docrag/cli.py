@@ -70,7 +70,7 @@ class _Bars:
 def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recursive)"),
            index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
            no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only; embed later by ingesting again"),
-           prune: bool = typer.Option(False, "--prune", help="remove indexed files that were deleted from these folders"),
+           prune: bool = typer.Option(False, "--prune", help="drop indexed files deleted from these folders"),
            quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Add or update documents; unchanged files are skipped."""
     idx = _open(index, config, set_, create=True)
@@ -172,8 +172,8 @@ def remove(paths: List[Path] = typer.Argument(..., help="files, or folders whose
 @app.command("eval")
 def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, financebench, prospectus, rgb, jsonl)"),
           index: Optional[str] = typer.Option(None, "--index", "-i", help="an existing index to evaluate"),
-          build: bool = typer.Option(False, "--build", help="index the data set's corpus first (cached by content hash)"),
-          corpus: Optional[List[Path]] = typer.Option(None, "--corpus", help="more documents for --build (distractors)"),
+          build: bool = typer.Option(False, "--build", help="index the data set's corpus first (cached)"),
+          corpus: Optional[List[Path]] = typer.Option(None, "--corpus", help="more documents for --build"),
           config: Optional[List[Path]] = typer.Option(None, "--config", "-c", help="one configuration per TOML file"),
           modes: Optional[str] = typer.Option(None, "--modes", help="without --config: e.g. bm25,dense,hybrid"),
           k: str = typer.Option("1,5,10", "--k", help="cut-offs, e.g. 1,5,10"),

@@ -11,7 +11,8 @@ class RecursiveSplitter(Splitter):
     Blocks that fit are kept whole; longer ones are cut at sentence ends (Chinese and English),
     and only a sentence longer than the chunk size is cut mid-way. Pieces are then packed greedily
     up to ``size``; a heading or a new page starts a new chunk (unless the current one is still
-    small) and a heading never ends one. Overlap repeats whole trailing sentences of the previous chunk, up to ``overlap``.
+    small) and a heading never ends one. Overlap repeats whole trailing sentences of the previous
+    chunk, up to ``overlap``.
     """
 
     name = "recursive"

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 
 from docrag.atomic import write_text_atomic
+
+log = logging.getLogger(__name__)
 
 # (summary key, heading, higher is better) of the two tables; {k} expands to each cut-off
 RETRIEVAL = [("hit@{k}", "hit@{k}", True), ("recall@{k}", "recall@{k}", True),
@@ -114,6 +118,8 @@ def _plots(results: list[dict], ks: list[int], out: Path) -> list[Path]:
            if any(n in f.name for n in ("Noto Sans CJK", "Noto Serif CJK", "WenQuanYi", "SimHei", "PingFang"))]
     if cjk:
         plt.rcParams["font.sans-serif"] = [cjk[0]] + plt.rcParams["font.sans-serif"]
+    elif any(re.search(r"[\u4e00-\u9fff]", q["type"]) for r in results for q in r["questions"]):
+        log.warning("no CJK font found: Chinese labels in plots will not render (install fonts-noto-cjk)")
     files = []
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in results:
