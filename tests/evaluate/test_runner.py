@@ -114,3 +114,15 @@ def test_cli_eval_on_the_bundled_questions(tmp_path, sample_dir):
     r = subprocess.run([sys.executable, "-m", "docrag.cli", "eval", "nosuchformat:x", "--build"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "unknown data set format" in r.stderr
+
+
+def test_one_configuration_per_toml_file(tmp_path):
+    from docrag.evaluate.runner import variants
+
+    (tmp_path / "rrf.toml").write_text('[retrieve]\nmode = "hybrid"\nfusion = "rrf"\n')
+    (tmp_path / "weighted.toml").write_text('[retrieve]\nmode = "hybrid"\nfusion = "weighted"\n')
+    got = variants([tmp_path / "rrf.toml", tmp_path / "weighted.toml"], ["bm25"], Config())
+    assert [(v.name, v.config.retrieve.fusion) for v in got] == [("rrf", "rrf"), ("weighted", "weighted")]
+    got = variants([], ["bm25", "dense"], Config.load(chunk__size=300))
+    assert [(v.name, v.config.retrieve.mode, v.config.chunk.size) for v in got] == [("bm25", "bm25", 300),
+                                                                                    ("dense", "dense", 300)]
