@@ -52,6 +52,11 @@ def _open(index: str, config: Optional[Path], sets, create=False, **extra):
     return Index.open(index, create=create, config=config, **_overrides(sets), **extra)
 
 
+def _progress(disable: bool = False) -> Progress:
+    return Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("eta"), TimeRemainingColumn(), console=err, disable=disable)
+
+
 class _Bars:
     """Maps (stage, done, total) callbacks onto rich progress bars, one per stage."""
 
@@ -74,8 +79,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Add or update documents; unchanged files are skipped."""
     idx = _open(index, config, set_, create=True)
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet, transient=False) as bars:
+    with _progress(disable=quiet) as bars:
         report = idx.add(paths, prune=prune, dense=False if no_dense else None, progress=_Bars(bars))
     for r in report.failed:
         err.print(f"[red]failed[/red] {r.path}: {r.reason}", highlight=False)
@@ -188,8 +192,7 @@ def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, f
         ks = [int(x) for x in k.split(",") if x.strip()]
     except ValueError:
         raise DocragError(f"--k {k!r}: expected numbers such as 1,5,10") from None
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("eta"), TimeRemainingColumn(), console=err) as bars:
+    with _progress() as bars:
         data = evaluate(dataset, index=index, build=build, corpus=corpus or [], configs=config or [],
                         modes=modes.split(",") if modes else None, ks=ks, out=out, limit=limit,
                         dense=not no_dense, progress=_Bars(bars))
