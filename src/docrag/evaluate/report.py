@@ -99,6 +99,11 @@ def write_report(data: dict, out: Path) -> list[Path]:
     return written + plots
 
 
+# fonts with simplified Chinese glyphs, most preferred first (question types can be Chinese)
+_CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei",
+              "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC", "Noto Sans CJK JP")
+
+
 def _build_note(build: dict | None) -> str:
     if not build:
         return ""
@@ -114,10 +119,10 @@ def _plots(results: list[dict], ks: list[int], out: Path) -> list[Path]:
         from matplotlib import font_manager
     except ImportError:
         return []  # plots need the [eval] extra; the tables are complete without them
-    cjk = [f.name for f in font_manager.fontManager.ttflist
-           if any(n in f.name for n in ("Noto Sans CJK", "Noto Serif CJK", "WenQuanYi", "SimHei", "PingFang"))]
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    cjk = [name for name in _CJK_FONTS if name in installed]
     if cjk:
-        plt.rcParams["font.sans-serif"] = [cjk[0]] + plt.rcParams["font.sans-serif"]
+        plt.rcParams["font.sans-serif"] = cjk[:1] + plt.rcParams["font.sans-serif"]
     elif any(re.search(r"[\u4e00-\u9fff]", q["type"]) for r in results for q in r["questions"]):
         log.warning("no CJK font found: Chinese labels in plots will not render (install fonts-noto-cjk)")
     files = []
