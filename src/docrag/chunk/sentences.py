@@ -23,25 +23,15 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     """(start, end) offsets of the sentences of ``text[start:end]``, covering it without gaps
     except surrounding whitespace."""
     end = len(text) if end is None else end
+    bounds = [start] + [m.end() for m in _END.finditer(text, start, end)] + [end]
     spans = []
-    pos = start
-    for m in _END.finditer(text, start, end):
-        s, e = pos, m.end()
+    for s, e in zip(bounds, bounds[1:]):
         while s < e and text[s].isspace():
             s += 1
-        stop = e
-        while stop > s and text[stop - 1].isspace():
-            stop -= 1
-        if stop > s:
-            spans.append((s, stop))
-        pos = e
-    while pos < end and text[pos].isspace():
-        pos += 1
-    tail = end
-    while tail > pos and text[tail - 1].isspace():
-        tail -= 1
-    if tail > pos:
-        spans.append((pos, tail))
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
     return spans
 
 
