@@ -23,6 +23,8 @@ _WIDTH_MAP.update({c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x0
 _WIDTH_MAP.update({c: None for c in range(0x20) if c not in (0x09, 0x0A, 0x0D, 0x0C)})
 _WIDTH_MAP.update({0x0C: 0x0A, 0x0B: 0x0A, 0x7F: None})
 
+# most text needs no character mapping: find out with one regex scan instead of translating
+_NEEDS_MAP = re.compile("[" + "".join(re.escape(chr(c)) for c in _WIDTH_MAP) + "]")
 _CRLF = re.compile(r"\r\n?")
 _SPACES = re.compile(r"[ \t]+")
 _HYPHEN_BREAK = re.compile(r"([A-Za-z])-\n([a-z])")
@@ -34,7 +36,9 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 def normalize(text: str, keep_indent: bool = False) -> str:
     """Normalise characters and spaces; keep line structure (and indentation, if asked: Markdown
     needs it for code)."""
-    text = _CRLF.sub("\n", text).translate(_WIDTH_MAP)
+    text = _CRLF.sub("\n", text)
+    if _NEEDS_MAP.search(text):
+        text = text.translate(_WIDTH_MAP)
     if keep_indent:
         return "\n".join(line.rstrip() for line in text.split("\n"))
     text = _SPACES.sub(" ", text)
