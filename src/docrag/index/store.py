@@ -1,6 +1,7 @@
 """Document, chunk and embedding store in one SQLite file (WAL).
 
-Every change to a document (its row, its chunks, their embeddings) is one transaction, so an
+Every change to a document (its row, its chunks, their embeddings) happens inside one
+transaction (ingestion puts several documents in one, see ``docrag.ingest.BATCH_FILES``), so an
 ingest killed at any point leaves each document either fully old or fully new. ``generation``
 is bumped in the same transaction; derived files (the BM25 index) record the generation they
 were built from and are rebuilt when it differs.
