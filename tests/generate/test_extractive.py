@@ -39,3 +39,9 @@ def test_respects_sentence_and_length_budget():
     assert ans.text.count("[") == 2
     ans = ExtractiveAnswerer(Analyzer(), max_sentences=5, max_chars=25).answer("龙井茶", many)
     assert ans.text.count("[") == 1
+
+
+def test_a_sentence_announcing_reasons_brings_them_along():
+    hit = _hit(1, "RoPE 的外推性更好，主要有两个原因。其一，位置由公式给出。其二，得分只依赖相对位置。另外，它很常用。")
+    ans = ExtractiveAnswerer(Analyzer(), max_sentences=1).answer("RoPE 外推性为什么更好", [hit])
+    assert ans.text == "RoPE 的外推性更好，主要有两个原因。其一，位置由公式给出。其二，得分只依赖相对位置。[1]"

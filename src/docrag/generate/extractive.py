@@ -26,9 +26,12 @@ _MIN_SENTENCE = 6
 _DENSE_SHORTLIST = 12
 _KEEP_RATIO = 0.85  # further sentences only while they score within 85% of the best one
 # A sentence that announces what follows ("主要有两个原因。", "as follows:") is no answer by itself:
-# when it is the best, the sentence after it is added.
+# when it is the best, the sentences after it are added — as many as it announces ("两个" -> 2), else one.
 _ANNOUNCES = re.compile(r"(?:[:：]|(?:原因|方面|步骤|几点|如下|以下|下列|两点|三点)[。.]?|(?:following|follows)[.:]?)$",
                         re.I)
+_COUNT = re.compile(r"(两|二|三|四|[2-4]|two|three|four)\s*(?:个|种|项|条|点|方面|步|reasons?|ways?|steps?|points?)",
+                    re.I)
+_COUNTS = {"两": 2, "二": 2, "三": 3, "四": 4, "2": 2, "3": 3, "4": 4, "two": 2, "three": 3, "four": 4}
 _ENDS_SENTENCE = re.compile(r"[。！？!?.;；…」』”\"')）:：]$")
 
 
@@ -46,13 +49,13 @@ class ExtractiveAnswerer:
         self.max_sentences, self.max_chars = max_sentences, max_chars
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        cands = []  # (rank, hit, sentence, the sentence after it in the chunk)
+        cands = []  # (rank, hit, sentence, the sentences after it in the chunk)
         for rank, hit in enumerate(hits):
             sents = [hit.text[s:e] for s, e in sentence_spans(hit.text)]
             for j, sent in enumerate(sents):
                 # headings and labels (short, no sentence end) are not answers
                 if len(sent) >= _MIN_SENTENCE and (_ENDS_SENTENCE.search(sent) or len(sent) >= 40):
-                    cands.append((rank, hit, sent, sents[j + 1] if j + 1 < len(sents) else ""))
+                    cands.append((rank, hit, sent, sents[j + 1:j + 5]))
         if not cands:
             return Answer(text="", citations=[], question=question, mode=self.name, hits=hits)
         scores = self._scores(question, cands)
@@ -61,8 +64,8 @@ class ExtractiveAnswerer:
         floor = _KEEP_RATIO * scores[order[0]]
         for i in order:
             rank, hit, sent, after = cands[i]
-            if not chosen and after and _ANNOUNCES.search(sent):
-                sent += after
+            if not chosen and _ANNOUNCES.search(sent):
+                sent = self._with_announced(sent, after)
             key = re.sub(r"\W+", "", sent)
             if scores[i] < floor:
                 break
@@ -89,7 +92,15 @@ class ExtractiveAnswerer:
                               quote=" … ".join(quotes[cid]), chunk_id=cid) for cid, n in numbers.items()]
         return Answer(text="".join(parts), citations=citations, question=question, mode=self.name, hits=hits)
 
-    def _scores(self, question: str, cands: list[tuple[int, Hit, str, str]]) -> np.ndarray:
+    def _with_announced(self, sentence: str, following: list[str]) -> str:
+        count = _COUNT.search(sentence)
+        for nxt in following[: _COUNTS[count.group(1).lower()] if count else 1]:
+            if len(sentence) + len(nxt) > self.max_chars:
+                break
+            sentence += nxt
+        return sentence
+
+    def _scores(self, question: str, cands: list[tuple[int, Hit, str, list[str]]]) -> np.ndarray:
         q_terms = set(self.analyzer.tokenize(question))
         q_weight = sum(len(t) for t in q_terms) or 1
         q_bigrams = _bigrams(question)
