@@ -165,10 +165,7 @@ def _pdf_name(files: dict[str, str], doc_name: str) -> str:
 
 def load_prospectus(path: Path, workdir: Path) -> Dataset:
     """rag_bench prospectus YAML: gold = source_file + 1-based page_no, with PROSPECTUS_PAGE_FIXES applied."""
-    try:
-        import yaml  # only this format is YAML; pyyaml is not a core dependency
-    except ImportError as e:
-        raise ValueError(f"{path}: reading YAML needs pyyaml (pip install pyyaml)") from e
+    import yaml  # only this format is YAML: imported here to keep start-up light
     if path.is_dir():
         path = path / "dev.yaml"
     try:
