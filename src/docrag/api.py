@@ -246,11 +246,11 @@ class Index:
         return self._embedder
 
     def vectors(self) -> VectorIndex:
-        counts = self.store.counts()
-        key = (self.store.generation, counts["embedded"])
+        """The dense vectors, reloaded only when the store changed (checked on every search, cheaply)."""
+        key = (self.store.generation, self.store.last_embedded_id())
         if self._vectors is None or self._vectors_key != key:
             dim = (self.manifest.get("embedder") or {}).get("dim") or 0
-            if counts["embedded"] and dim:
+            if key[1] is not None and dim:
                 ids, mat = self.store.embeddings(dim)
             else:
                 ids, mat = np.empty(0, np.int64), np.empty((0, max(dim, 1)), np.float32)

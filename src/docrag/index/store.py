@@ -210,6 +210,12 @@ class Store:
                 " (SELECT 1 FROM chunks WHERE id=?)",
                 [(i, v.tobytes(), i) for i, v in zip(ids, vecs)])
 
+    def last_embedded_id(self) -> int | None:
+        """Within one generation vectors are only added, in ascending chunk id (see
+        ``chunks_missing_embeddings``), so this identifies the embedded set; an index lookup,
+        unlike COUNT(*), which scans the vectors (3 ms at 14k chunks)."""
+        return self.db.execute("SELECT MAX(chunk_id) FROM embeddings").fetchone()[0]
+
     def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self.db.execute("SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
