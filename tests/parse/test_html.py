@@ -109,27 +109,16 @@ def blocks(doc):
     "<meta charset=GBK>",
     '<meta charset="gb2312">',
     '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">',
+    "",  # no declaration: detected
+    '<meta charset="utf-8">',  # a wrong declaration falls back to detection
 ])
-def test_declared_gbk_charset(tmp_path, meta):
+def test_gbk_html_declared_undeclared_or_misdeclared(tmp_path, meta):
     path = tmp_path / "gbk.html"
     path.write_bytes(BODY.format(meta=meta).encode("gbk"))
     doc = parse(path)
     assert doc.title == "茶叶简介"
     assert blocks(doc) == EXPECTED
 
-
-def test_gbk_without_charset_is_detected(tmp_path):
-    path = tmp_path / "nocharset.html"
-    path.write_bytes(BODY.format(meta="").encode("gbk"))
-    doc = parse(path)
-    assert doc.title == "茶叶简介"
-    assert blocks(doc) == EXPECTED
-
-
-def test_wrong_charset_declaration_falls_back_to_detection(tmp_path):
-    path = tmp_path / "wrong.html"
-    path.write_bytes(BODY.format(meta='<meta charset="utf-8">').encode("gbk"))
-    assert blocks(parse(path)) == EXPECTED
 
 
 def test_utf8_without_declaration(tmp_path):
