@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "tests"))  # shared test helpers: fake_openai, tiny_llm, tiny_encoders
 
 from make_docs import markdown_to_docx, markdown_to_pdf  # noqa: E402
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 import shutil
 import time
@@ -29,6 +30,8 @@ from docrag.chunk import make_splitter
 from docrag.config import Config
 from docrag.errors import ConfigError, IndexStateError, QueryError
 from docrag.generate import ExtractiveAnswerer
+from docrag.generate.base import LLM, Decoding, OnToken, make_llm
+from docrag.generate.llm import LLMAnswerer
 from docrag.index.bm25 import BM25Index, build_from_texts
 from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.store import Store
@@ -36,6 +39,7 @@ from docrag.index.tokenize import Analyzer
 from docrag.ingest import FileResult, IngestReport, Progress, collect_files, documents_under, ingest_files
 from docrag.parse.normalize import normalize
 from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
+from docrag.retrieve.rerank import Reranker, make_reranker, rerank
 from docrag.types import Answer, Hit
 
 DB_NAME = "docrag.sqlite"
@@ -56,6 +60,8 @@ class Index:
         self._vectors: VectorIndex | None = None
         self._vectors_key = None
         self._embedder: Embedder | None = None
+        self._llms: dict[tuple[str, bool], LLM] = {}  # kept open so the local backend's prefix cache lives on
+        self._rerankers: dict[str, Reranker | None] = {}
         self.manifest = self._check_manifest()
 
     # --- opening ----------------------------------------------------------------------------
@@ -234,7 +240,10 @@ class Index:
         stored vectors (query and passage vectors must come from the same model)."""
         if self._embedder is None:
             try:
-                embedder = make_embedder(self.config.index.embedder)
+                cfg = self.config.index
+                embedder = make_embedder(cfg.embedder, base_url=cfg.embedder_base_url,
+                                         api_key=os.environ.get(self.config.generate.api_key_env),
+                                         query_instruction=cfg.query_instruction)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
             built = self.manifest.get("embedder")
@@ -276,44 +285,111 @@ class Index:
         return HybridRetriever(bm25, dense, r.fusion, r.rrf_k, (r.bm25_weight, r.dense_weight), r.candidates)
 
     def search(self, query: str, k: int = 5, mode: str | None = None, path_glob: str | None = None,
-               file_types: list[str] | None = None) -> list[Hit]:
+               file_types: list[str] | None = None, rerank: str | Reranker | None = None) -> list[Hit]:
         """Top-k chunks for a query; identical passages (e.g. from copied files) appear once.
 
-        ``path_glob`` filters by document path (``*/reports/*.pdf``), ``file_types`` by type (pdf, md, ...).
+        ``path_glob`` filters by document path (``*/reports/*.pdf``), ``file_types`` by type (pdf, md, ...);
+        ``rerank`` names a reranker (default: config ``rerank.model``; ``"none"`` turns it off).
         """
+        return self._search(query, k, mode, path_glob, file_types, rerank)[0]
+
+    def _search(self, query, k, mode, path_glob, file_types, rerank_spec) -> tuple[list[Hit], dict[str, float]]:
+        t0 = time.perf_counter()
         q = normalize(query or "").strip()
         if not q:
             raise QueryError("empty query")
         if k <= 0:
             raise QueryError(f"k must be positive, got {k}")
+        reranker = self.reranker(rerank_spec)
+        rc = self.config.rerank
+        pool = max(k, rc.candidates) if reranker else k
         allowed = None
         if path_glob or file_types:
             allowed = self.store.chunk_ids_where(path_glob, file_types)
-        ranked = self.retriever(mode).search(q, 2 * k, allowed)
+        ranked = self.retriever(mode).search(q, 2 * pool, allowed)
         hits, seen = [], set()
         for hit in self.store.hits(ranked):
             key = re.sub(r"\s+", "", hit.text)
             if key not in seen:
                 seen.add(key)
                 hits.append(hit)
-        return hits[:k]
+        timings = {"retrieve": time.perf_counter() - t0}
+        if reranker is None:
+            return hits[:k], timings
+        t1 = time.perf_counter()
+        budget = rc.time_budget_ms / 1000 if rc.time_budget_ms else None
+        hits = rerank(reranker, q, hits[:pool], k, batch_size=rc.batch_size, time_budget=budget, weight=rc.weight)
+        timings["rerank"] = time.perf_counter() - t1
+        return hits, timings
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None, **filters) -> Answer:
-        """Answer a question from the indexed documents, with numbered citations."""
-        t0 = time.perf_counter()
-        hits = self.search(question, k or self.config.answer.top_chunks, mode, **filters)
-        retrieve = time.perf_counter() - t0
-        answer = self.answer(question, hits)
-        answer.timings = {"retrieve": retrieve, **answer.timings}
+    def reranker(self, spec: str | Reranker | None = None) -> Reranker | None:
+        """The reranker a spec (default: config ``rerank.model``) names, loaded once."""
+        if isinstance(spec, Reranker):
+            return spec
+        spec = self.config.rerank.model if spec is None else spec
+        if spec not in self._rerankers:
+            self._rerankers[spec] = make_reranker(spec, base_url=self.config.rerank.base_url,
+                                                  api_key=os.environ.get(self.config.generate.api_key_env))
+        return self._rerankers[spec]
+
+    def llm(self, spec: str | None = None, prefix_cache: bool | None = None) -> LLM:
+        """The LLM backend a spec (default: config ``generate.llm``) names, loaded once per index."""
+        g = self.config.generate
+        spec = spec or g.llm
+        prefix_cache = g.prefix_cache if prefix_cache is None else prefix_cache
+        key = (spec, prefix_cache)
+        if key not in self._llms:
+            self._llms[key] = make_llm(spec, base_url=g.base_url, api_key=os.environ.get(g.api_key_env),
+                                       timeout=g.timeout, max_retries=g.max_retries, context_window=g.context_window,
+                                       tokenizer=g.tokenizer, prefix_cache=prefix_cache)
+        return self._llms[key]
+
+    def decoding(self, overrides: Decoding | dict | None = None) -> Decoding:
+        """Decoding settings from config ``generate``, updated by ``overrides``."""
+        if isinstance(overrides, Decoding):
+            return overrides
+        g = self.config.generate
+        base = {f: getattr(g, f) for f in ("strategy", "max_new_tokens", "num_beams", "length_penalty", "temperature",
+                                           "top_p", "top_k", "seed")}
+        base["stop"] = tuple(g.stop)
+        unknown = set(overrides or {}) - set(base)
+        if unknown:
+            raise ConfigError(f"unknown decoding option(s): {', '.join(sorted(unknown))}")
+        return Decoding(**{**base, **(overrides or {})})
+
+    def ask(self, question: str, k: int | None = None, mode: str | None = None, *, llm: str | LLM | None = None,
+            decoding: Decoding | dict | None = None, prefix_cache: bool | None = None, rerank: str | Reranker | None = None,
+            on_token: OnToken | None = None, path_glob: str | None = None,
+            file_types: list[str] | None = None) -> Answer:
+        """Answer a question from the indexed documents, with numbered citations.
+
+        ``llm``: ``extractive`` (no model), ``openai:MODEL`` or ``transformers:PATH`` (default: config
+        ``generate.llm``); ``decoding``: e.g. ``{"strategy": "beam", "num_beams": 4}``; ``on_token`` receives
+        the answer as it is generated. ``answer.timings`` has retrieve, rerank and generate seconds.
+        """
+        hits, timings = self._search(question, k or self.config.answer.top_chunks, mode, path_glob, file_types, rerank)
+        answer = self.answer(question, hits, llm=llm, decoding=decoding, prefix_cache=prefix_cache, on_token=on_token)
+        answer.timings = {**timings, **answer.timings}
         return answer
 
-    def answer(self, question: str, hits: list[Hit]) -> Answer:
+    def answer(self, question: str, hits: list[Hit], *, llm: str | LLM | None = None,
+               decoding: Decoding | dict | None = None, prefix_cache: bool | None = None,
+               on_token: OnToken | None = None) -> Answer:
         """Answer from given hits (e.g. to reuse one search for both retrieval and answer scoring)."""
         t0 = time.perf_counter()
-        embedder = self.embedder() if len(self.vectors()) else None
-        a = self.config.answer
-        answer = ExtractiveAnswerer(self.analyzer, embedder, a.max_sentences, a.max_chars).answer(question, hits)
-        answer.timings = {"answer": time.perf_counter() - t0}
+        spec = self.config.generate.llm if llm is None else llm
+        if spec == "extractive":
+            embedder = self.embedder() if len(self.vectors()) else None
+            a = self.config.answer
+            answer = ExtractiveAnswerer(self.analyzer, embedder, a.max_sentences, a.max_chars).answer(question, hits)
+            if on_token and answer.text:
+                on_token(answer.text)
+        else:
+            model = spec if isinstance(spec, LLM) else self.llm(spec, prefix_cache)
+            g = self.config.generate
+            answerer = LLMAnswerer(model, self.analyzer, self.decoding(decoding), g.language, g.template)
+            answer = answerer.answer(question, hits, on_token)
+        answer.timings = {**answer.timings, "generate": time.perf_counter() - t0}
         return answer
 
     def info(self) -> dict:

@@ -110,28 +110,57 @@ def search(query: str, index: str = IndexOpt, k: int = typer.Option(5, "--k", "-
 @app.command()
 def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(None, "--k", "-k"),
         mode: Optional[str] = ModeOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+        llm: Optional[str] = typer.Option(None, "--llm", help="extractive | openai:MODEL | transformers:PATH"),
+        llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible server, e.g. "
+                                                   "http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1"),
+        rerank: Optional[str] = typer.Option(None, "--rerank", help="none | cross-encoder:PATH_OR_ID | http:MODEL"),
+        decoding: Optional[str] = typer.Option(None, "--decoding", help="greedy | beam | sample"),
+        max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
+        stream: bool = typer.Option(False, "--stream", help="print the answer as it is generated"),
+        no_prefix_cache: bool = typer.Option(False, "--no-prefix-cache",
+                                             help="local LLM: prefill the whole prompt every time (for comparison)"),
         as_json: bool = typer.Option(False, "--json"),
         timings: bool = typer.Option(False, "--timings", help="print time spent per stage")):
     """Answer a question with numbered citations (file, page, quote)."""
-    idx = _open(index, config, set_)
-    answer = idx.ask(question, k=k, mode=mode)
+    flags = {"generate.llm": llm, "generate.base_url": llm_base_url, "rerank.model": rerank,
+             "generate.strategy": decoding, "generate.max_new_tokens": max_new_tokens}
+    idx = _open(index, config, set_, **{key.replace(".", "__"): v for key, v in flags.items() if v is not None})
+    extractive = idx.config.generate.llm == "extractive"
+    if not as_json:
+        out.print("[dim]Extractive answer (sentences quoted from your documents; no LLM):[/dim]" if extractive
+                  else f"[dim]Answer by {idx.config.generate.llm}:[/dim]", highlight=False)
+    streamed = stream and not as_json
+    answer = idx.ask(question, k=k, mode=mode, prefix_cache=False if no_prefix_cache else None,
+                     on_token=(lambda piece: out.print(piece, end="", highlight=False, markup=False)) if streamed
+                     else None)
     if as_json:
         data = asdict(answer)
         data.pop("hits")
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    if not answer.text:
+    if streamed:
+        out.print()
+        if answer.dropped_citations:  # the stream showed the raw text; show what was kept
+            out.print(answer.text, highlight=False, markup=False)
+    elif not answer.text:
         out.print("No answer found in the indexed documents.")
-        raise typer.Exit(0)
-    out.print("[dim]Extractive answer (sentences quoted from your documents; no LLM):[/dim]")
-    out.print(answer.text, highlight=False)
+    else:
+        out.print(answer.text, highlight=False, markup=False)
     out.print()
     for c in answer.citations:
         page = f", p.{c.page}" if c.page else ""
         out.print(f"[{c.number}] [cyan]{c.doc_path}{page}[/cyan]", highlight=False)
-        out.print(f"    “{_snippet(c.quote, 160)}”", highlight=False)
+        out.print(f"    “{_snippet(c.quote, 160)}”", highlight=False, markup=False)
+    for note in answer.notes:
+        err.print(f"note: {note}", highlight=False)
     if timings:
-        out.print("timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in answer.timings.items()))
+        parts = [f"{name} {answer.timings[name] * 1000:.0f} ms" for name in ("retrieve", "rerank", "generate")
+                 if name in answer.timings]
+        if "first_token" in answer.timings:
+            parts.append(f"(first token {answer.timings['first_token'] * 1000:.0f} ms)")
+        if answer.usage:
+            parts.append("tokens " + ", ".join(f"{key} {n}" for key, n in answer.usage.items()))
+        out.print("timings: " + ", ".join(parts), highlight=False)
 
 
 @app.command()

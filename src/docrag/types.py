@@ -90,7 +90,11 @@ class Answer:
     question: str = ""
     mode: str = "extractive"  # which answerer produced it
     hits: list[Hit] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: retrieve, rerank, generate, ...
+    usage: dict[str, int] = field(default_factory=dict)  # LLM tokens: prompt, completion, cached
+    notes: list[str] = field(default_factory=list)  # what the user should know: passages left out, citations dropped
+    omitted_passages: int = 0  # relevant passages that did not fit the context window
+    dropped_citations: int = 0  # citations to passages the model was not given
 
     @property
     def plain_text(self) -> str:

@@ -40,6 +40,24 @@ def _bigrams(text: str) -> set[str]:
     return {s[i:i + 2] for i in range(len(s) - 1)}
 
 
+class QuestionMatch:
+    """Lexical match of a sentence to a question: the mean of the share of the question's terms it
+    contains (weighted by length) and the share of the question's character bigrams (robust to
+    segmentation mismatches). In [0, 1]."""
+
+    def __init__(self, analyzer: Analyzer, question: str):
+        self.analyzer = analyzer
+        self.terms = set(analyzer.tokenize(question))
+        self.weight = sum(len(t) for t in self.terms) or 1
+        self.bigrams = _bigrams(question)
+
+    def score(self, sentence: str) -> float:
+        terms = set(self.analyzer.tokenize(sentence))
+        term_score = sum(len(t) for t in self.terms & terms) / self.weight
+        bigram_score = len(self.bigrams & _bigrams(sentence)) / (len(self.bigrams) or 1)
+        return 0.5 * (term_score + bigram_score)
+
+
 class ExtractiveAnswerer:
     name = "extractive"
 
@@ -101,15 +119,8 @@ class ExtractiveAnswerer:
         return sentence
 
     def _scores(self, question: str, cands: list[tuple[int, Hit, str, list[str]]]) -> np.ndarray:
-        q_terms = set(self.analyzer.tokenize(question))
-        q_weight = sum(len(t) for t in q_terms) or 1
-        q_bigrams = _bigrams(question)
-        lexical = np.zeros(len(cands))
-        for j, (_, _, sent, _) in enumerate(cands):
-            terms = set(self.analyzer.tokenize(sent))
-            term_score = sum(len(t) for t in q_terms & terms) / q_weight
-            bigram_score = len(q_bigrams & _bigrams(sent)) / (len(q_bigrams) or 1)
-            lexical[j] = 0.5 * (term_score + bigram_score)
+        match = QuestionMatch(self.analyzer, question)
+        lexical = np.array([match.score(c[2]) for c in cands])
         rank = np.array([1.0 / (1 + c[0]) for c in cands])
         lexical_only = 0.9 * lexical + 0.1 * rank
         if self.embedder is None:

