@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# CPU build of torch (a local wheel on our machines); the tests of the local-model backends need it
+TORCH  ?= torch==2.13.0
 
 .PHONY: demo test test-fast bench clean
 
@@ -14,18 +17,24 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# tests also cover the local-model backends: CPU torch first, so the [llm] extra doesn't pull CUDA
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q '$(TORCH)'
+	$(PY) -m pip install -q -e '.[dev,llm]'
+	touch $(TEST_STAMP)
+
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest -q
 
 # everything but the slow end-to-end runs over ../shared data
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 # numbers behind docs/benchmarks.md; needs ../shared/data; the first build embeds 4.2M chars (~40 min)
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/ingest_news.py
 	$(PY) benchmarks/build_eval_index.py --resume
 	$(PY) benchmarks/query_latency.py

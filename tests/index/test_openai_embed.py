@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from docrag.errors import BackendError
+from docrag.index.dense import make_embedder
+from docrag.index.openai_embed import OpenAIEmbedder
+
+pytest_plugins = ["fake_openai"]  # the fake_openai fixture
+
+
+def expected(fake_openai, texts: list[str]) -> np.ndarray:
+    vectors = np.array([fake_openai.embedding(t) for t in texts], np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_batches_in_order_and_normalised(fake_openai):
+    fake_openai.reverse_embeddings = True  # clients must sort by "index"
+    embedder = OpenAIEmbedder("fake-model", base_url=fake_openai.base_url, batch_size=2)
+    texts = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    vectors = embedder.embed_passages(texts)
+    assert [b["input"] for b in fake_openai.bodies("/v1/embeddings")] == [texts[0:2], texts[2:4], texts[4:]]
+    assert vectors.dtype == np.float32 and vectors.shape == (5, 8)
+    np.testing.assert_allclose(vectors, expected(fake_openai, texts), rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, rtol=1e-6)
+
+
+def test_query_vector_and_lazy_dim(fake_openai):
+    embedder = OpenAIEmbedder("fake-model", base_url=fake_openai.base_url)
+    assert embedder.dim == 8  # learned by embedding a probe
+    assert fake_openai.bodies("/v1/embeddings") == [{"model": "fake-model", "input": ["dim"]}]
+    query = embedder.embed_query("where is it")
+    assert query.shape == (8,)
+    np.testing.assert_allclose(query, expected(fake_openai, ["where is it"])[0], rtol=1e-6)
+    assert embedder.embed_passages([]).shape == (0, 8)
+    assert len(fake_openai.requests) == 2  # dim was learned once
+
+
+def test_factory_name_and_version(fake_openai):
+    embedder = make_embedder("openai:fake-model", base_url=fake_openai.base_url, api_key="k")
+    assert isinstance(embedder, OpenAIEmbedder)
+    assert embedder.name == "openai:fake-model"
+    assert embedder.version == f"fake-model @ {fake_openai.base_url}"
+    embedder.embed_query("x")
+    assert fake_openai.requests[-1].headers["authorization"] == "Bearer k"
+
+
+def test_errors_name_the_embedding_server(fake_openai):
+    with pytest.raises(BackendError, match="embedding server at .*/v1/embeddings: 404 not found"):
+        OpenAIEmbedder("other-model", base_url=fake_openai.base_url).embed_query("x")
+    fake_openai.api_key = "secret"
+    with pytest.raises(BackendError, match="unauthorized"):
+        OpenAIEmbedder("fake-model", base_url=fake_openai.base_url).embed_passages(["x"])
