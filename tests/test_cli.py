@@ -42,6 +42,28 @@ def test_ask_prints_answer_and_citations(index):
     assert data["citations"][0]["doc_path"].endswith("中国茶.html") and data["mode"] == "extractive"
 
 
+def test_ask_with_an_openai_compatible_server_streams_and_times_stages(index):
+    from fake_openai import FakeOpenAI
+
+    with FakeOpenAI("qwen-test") as server:
+        server.answer = lambda messages: "龙井茶产于杭州西湖[1]，见[8]。"
+        r = docrag("ask", "龙井茶产自哪里？", "--index", index / "ix", "--llm", "openai:qwen-test",
+                   "--llm-base-url", server.base_url, "--stream", "--timings", "--decoding", "sample",
+                   "--max-new-tokens", "64")
+        assert r.returncode == 0, r.stderr
+        assert "Answer by openai:qwen-test" in r.stdout
+        assert "龙井茶产于杭州西湖[1]，见。" in r.stdout  # [8] was not given: dropped, and said so
+        assert "[1] " in r.stdout and "中国茶.html" in r.stdout and "[8]" in r.stderr
+        assert "timings: retrieve" in r.stdout and "generate" in r.stdout and "first token" in r.stdout
+        (body,) = server.bodies("/v1/chat/completions")
+        assert body["stream"] is True and body["max_tokens"] == 64 and body["model"] == "qwen-test"
+        assert body["messages"][0]["role"] == "system" and "问题：龙井茶产自哪里？" in body["messages"][1]["content"]
+        server.api_key = "secret"  # and docrag sends none
+        r = docrag("ask", "龙井茶", "--index", index / "ix", "--llm", "openai:qwen-test", "--llm-base-url",
+                   server.base_url)
+        assert r.returncode == 1 and "unauthorized" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 def test_info_and_second_ingest_is_incremental(index):
     r = docrag("ingest", index / "docs", "--index", index / "ix", "--no-dense")
     assert r.returncode == 0 and "4 unchanged" in r.stdout
