@@ -6,19 +6,120 @@ import re
 from dataclasses import dataclass, field
 
 
+BBox = tuple[float, float, float, float]  # x0, top, x1, bottom in PDF points, origin at the page's top left
+
+
+@dataclass
+class TableCell:
+    row: int
+    col: int
+    text: str
+    rowspan: int = 1
+    colspan: int = 1
+
+
+@dataclass
+class Table:
+    """A table kept as structure: cells on an ``n_rows`` x ``n_cols`` grid (a merged cell appears once,
+    with its span); the first ``header_rows`` rows are column headers, the first column holds row labels."""
+
+    cells: list[TableCell]
+    n_rows: int
+    n_cols: int
+    header_rows: int = 1
+    caption: str = ""
+
+    def grid(self) -> list[list[str]]:
+        """Rows of cell texts; a merged cell's text fills every position it spans."""
+        rows = [[""] * self.n_cols for _ in range(self.n_rows)]
+        for c in self.cells:
+            for r in range(c.row, min(c.row + c.rowspan, self.n_rows)):
+                for k in range(c.col, min(c.col + c.colspan, self.n_cols)):
+                    rows[r][k] = c.text
+        return rows
+
+    def column_headers(self) -> list[str]:
+        """Each column's header, header rows joined top to bottom ("2018 Q4" from "2018" over "Q4")."""
+        grid = self.grid()
+        heads = []
+        for k in range(self.n_cols):
+            parts = [grid[r][k] for r in range(self.header_rows) if grid[r][k]]
+            heads.append(" ".join(dict.fromkeys(parts)))
+        return heads
+
+    def to_markdown(self) -> str:
+        """GitHub Markdown: what an LLM reads (header rows joined into one)."""
+        grid = self.grid()
+        esc = [[cell.replace("|", "\\|").replace("\n", " ") for cell in row] for row in grid]
+        head = [h.replace("|", "\\|") for h in self.column_headers()] if self.header_rows else [""] * self.n_cols
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * self.n_cols]
+        lines += ["| " + " | ".join(row) + " |" for row in esc[self.header_rows:]]
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """HTML with rowspan/colspan and <thead>: the form table-structure metrics (TEDS) compare."""
+        from html import escape
+
+        by_row: dict[int, list[TableCell]] = {}
+        for c in sorted(self.cells, key=lambda c: (c.row, c.col)):
+            by_row.setdefault(c.row, []).append(c)
+
+        def row_html(r: int, tag: str) -> str:
+            cells = []
+            for c in by_row.get(r, []):
+                span = (f' rowspan="{c.rowspan}"' if c.rowspan > 1 else "") + (
+                    f' colspan="{c.colspan}"' if c.colspan > 1 else "")
+                cells.append(f"<{tag}{span}>{escape(c.text)}</{tag}>")
+            return "<tr>" + "".join(cells) + "</tr>"
+
+        head = "".join(row_html(r, "td") for r in range(self.header_rows))
+        body = "".join(row_html(r, "td") for r in range(self.header_rows, self.n_rows))
+        return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>" if head else \
+            f"<table><tbody>{body}</tbody></table>"
+
+    def row_sentences(self) -> list[str]:
+        """One line per body row for retrieval, each value next to its column header:
+        "Purchases of property, plant and equipment | 2018: (1,577) | 2017: (1,373)"."""
+        heads = self.column_headers()
+        lines = []
+        for row in self.grid()[self.header_rows:]:
+            label, values = (row[0], list(zip(heads[1:], row[1:]))) if self.n_cols > 1 else ("", [("", row[0])])
+            parts = [f"{h}: {v}" if h else v for h, v in values if v]
+            if label or parts:
+                lines.append(" | ".join([label] + parts if label else parts))
+        return lines
+
+
+@dataclass
+class Figure:
+    """An image on a page: where it is, the text OCR read in it, its caption, and (when a vision
+    model is configured) a description. ``image_sha`` names the cached crop."""
+
+    bbox: BBox | None = None
+    ocr_text: str = ""
+    caption: str = ""
+    description: str = ""
+    image_sha: str = ""
+
+
 @dataclass
 class Block:
-    """One unit of a parsed document: a heading, a paragraph, a list item, a page's text.
+    """One unit of a parsed document: a heading, a paragraph, a list item, a table, a figure.
 
     ``page`` is 1-based for paged formats (PDF) and None otherwise. ``section`` is the
-    heading path above the block (outermost first).
+    heading path above the block (outermost first). ``bbox`` is the block's place on its page (PDF).
+    A table block carries ``table`` and a figure block ``figure``; their ``text`` is what is searched
+    (caption, then row sentences / OCR text and description).
     """
 
     text: str
-    kind: str = "paragraph"  # "heading" | "paragraph" | "list" | "table"
+    kind: str = "paragraph"  # "heading" | "paragraph" | "list" | "table" | "figure"
     page: int | None = None
     level: int = 0  # heading level (1 = top); 0 for non-headings
     section: tuple[str, ...] = ()
+    bbox: BBox | None = None
+    table: Table | None = None
+    figure: Figure | None = None
 
 
 @dataclass
@@ -51,6 +152,10 @@ class Chunk:
     page_start: int | None = None
     page_end: int | None = None
     section: tuple[str, ...] = ()
+    kind: str = "text"  # "text" | "table" | "figure" | "parent" (a parent is returned, never searched)
+    # kind-specific data: a table's "markdown"/"html"; a figure's "bbox"/"caption"; a child's "parent" ordinal;
+    # a sentence's "window" text
+    extra: dict = field(default_factory=dict)
 
     @property
     def pages(self) -> list[int]:
@@ -72,6 +177,8 @@ class Hit:
     char_start: int = 0
     char_end: int = 0
     scores: dict[str, float] = field(default_factory=dict)  # per-retriever scores behind the fused one
+    kind: str = "text"
+    extra: dict = field(default_factory=dict)  # as Chunk.extra
 
 
 @dataclass

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS docs(
     n_chars INTEGER NOT NULL,
     n_pages INTEGER,
     chunk_sig TEXT NOT NULL,
-    added_at REAL NOT NULL
+    added_at REAL NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS chunks(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,9 +46,20 @@ CREATE TABLE IF NOT EXISTS chunks(
     char_end INTEGER NOT NULL,
     page_start INTEGER,
     page_end INTEGER,
-    section TEXT NOT NULL
+    section TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'text',
+    extra TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_doc_ordinal ON chunks(doc_id, ordinal);
+-- the document graph's typed edges between a document's chunks (by ordinal); see docrag.index.graph
+CREATE TABLE IF NOT EXISTS edges(
+    doc_id INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+    src INTEGER NOT NULL,
+    dst INTEGER NOT NULL,
+    kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edges_src ON edges(doc_id, src);
 CREATE TABLE IF NOT EXISTS embeddings(
     chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
     vec BLOB NOT NULL
@@ -69,6 +81,10 @@ class DocRecord:
     chunk_sig: str
 
 
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -78,7 +94,17 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._add_missing_columns()
         self.db.executescript(SCHEMA)
+
+    def _add_missing_columns(self) -> None:
+        """Indexes made before a column existed get it with its default (their data stays valid)."""
+        for table, column, decl in (("chunks", "kind", "TEXT NOT NULL DEFAULT 'text'"),
+                                    ("chunks", "extra", "TEXT NOT NULL DEFAULT '{}'"),
+                                    ("docs", "meta", "TEXT NOT NULL DEFAULT '{}'")):
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if have and column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self):
         self.db.close()
@@ -122,21 +148,24 @@ class Store:
         return {r[1]: DocRecord(*r) for r in rows}
 
     def put_document(self, doc: Document, chunks: list[Chunk], sha256: str, size: int, mtime_ns: int,
-                     chunk_sig: str) -> None:
-        """Insert or replace a document and its chunks atomically (old embeddings go with them)."""
+                     chunk_sig: str, edges: Iterable[tuple[int, int, str]] = ()) -> None:
+        """Insert or replace a document, its chunks and its graph edges (chunk ordinals) atomically
+        (old embeddings go with them)."""
         with self.transaction() as db:
             db.execute("DELETE FROM docs WHERE path=?", (doc.path,))
             cur = db.execute(
                 "INSERT INTO docs(path, sha256, size, mtime_ns, file_type, title, n_chars, n_pages, chunk_sig,"
-                " added_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                " added_at, meta) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                 (doc.path, sha256, size, mtime_ns, doc.file_type, doc.title, doc.n_chars,
-                 doc.metadata.get("n_pages"), chunk_sig, time.time()))
+                 doc.metadata.get("n_pages"), chunk_sig, time.time(), _json(doc.metadata)))
             doc_id = cur.lastrowid
             db.executemany(
-                "INSERT INTO chunks(doc_id, ordinal, text, char_start, char_end, page_start, page_end, section)"
-                " VALUES(?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks(doc_id, ordinal, text, char_start, char_end, page_start, page_end, section,"
+                " kind, extra) VALUES(?,?,?,?,?,?,?,?,?,?)",
                 [(doc_id, c.ordinal, c.text, c.char_start, c.char_end, c.page_start, c.page_end,
-                  json.dumps(list(c.section), ensure_ascii=False)) for c in chunks])
+                  _json(list(c.section)), c.kind, _json(c.extra)) for c in chunks])
+            db.executemany("INSERT INTO edges(doc_id, src, dst, kind) VALUES(?,?,?,?)",
+                           [(doc_id, a, b, kind) for a, b, kind in edges])
             self._bump()
 
     def touch_document(self, path: str, mtime_ns: int) -> None:
@@ -154,7 +183,7 @@ class Store:
     # --- chunks ---------------------------------------------------------------------------
     def chunk_texts(self) -> tuple[np.ndarray, list[str]]:
         """All chunk ids (ascending) and texts, for building the BM25 index."""
-        rows = self.db.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+        rows = self.db.execute("SELECT id, text FROM chunks WHERE kind != 'parent' ORDER BY id").fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
 
     def hits(self, ids_scores: list[tuple[int, float]]) -> list[Hit]:
@@ -166,7 +195,7 @@ class Store:
         for batch in range(0, len(ids), 900):  # SQLite's bound-parameter limit
             part = ids[batch:batch + 900]
             q = ("SELECT c.id, c.text, d.path, c.page_start, c.page_end, c.section, c.ordinal, c.char_start,"
-                 " c.char_end FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.id IN (%s)"
+                 " c.char_end, c.kind, c.extra FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.id IN (%s)"
                  % ",".join("?" * len(part)))
             rows.update({r[0]: r for r in self.db.execute(q, part)})
         out = []
@@ -176,7 +205,8 @@ class Store:
                 continue
             pages = list(range(r[3], (r[4] or r[3]) + 1)) if r[3] is not None else []
             out.append(Hit(chunk_id=cid, text=r[1], doc_path=r[2], score=float(score), page=r[3], pages=pages,
-                           section=tuple(json.loads(r[5])), ordinal=r[6], char_start=r[7], char_end=r[8]))
+                           section=tuple(json.loads(r[5])), ordinal=r[6], char_start=r[7], char_end=r[8],
+                           kind=r[9], extra=json.loads(r[10])))
         return out
 
     def chunk_ids_where(self, path_glob: str | None = None, file_types: list[str] | None = None) -> np.ndarray:
@@ -193,12 +223,40 @@ class Store:
             q += " WHERE " + " AND ".join(where)
         return np.array([r[0] for r in self.db.execute(q, args)], dtype=np.int64)
 
+    def chunk_ids_by_ordinal(self, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Chunk ids for (document path, ordinal) pairs that exist."""
+        out = {}
+        for path, ordinal in pairs:
+            row = self.db.execute("SELECT c.id FROM chunks c JOIN docs d ON d.id = c.doc_id"
+                                  " WHERE d.path=? AND c.ordinal=?", (path, ordinal)).fetchone()
+            if row:
+                out[(path, ordinal)] = row[0]
+        return out
+
+    def edges_from(self, chunk_ids: Iterable[int], kinds: Iterable[str] | None = None) -> list[tuple[int, int, str]]:
+        """Graph edges leaving these chunks, as (source chunk id, target chunk id, kind)."""
+        ids = list(chunk_ids)
+        if not ids:
+            return []
+        q = ("SELECT s.id, t.id, e.kind FROM chunks s JOIN edges e ON e.doc_id = s.doc_id AND e.src = s.ordinal"
+             " JOIN chunks t ON t.doc_id = e.doc_id AND t.ordinal = e.dst WHERE s.id IN (%s)" % ",".join("?" * len(ids)))
+        args: list = list(ids)
+        kinds = list(kinds or [])
+        if kinds:
+            q += " AND e.kind IN (%s)" % ",".join("?" * len(kinds))
+            args += kinds
+        return [tuple(r) for r in self.db.execute(q, args)]
+
+    def doc_meta(self) -> dict[str, dict]:
+        """Each document's metadata (title, company, year, ...) by path."""
+        return {p: {"title": t, **json.loads(m)} for p, t, m in self.db.execute("SELECT path, title, meta FROM docs")}
+
     # --- embeddings -----------------------------------------------------------------------
     def chunks_missing_embeddings(self, limit: int, after_id: int = 0) -> list[tuple[int, str]]:
         """The next ``limit`` chunks without a vector, by id (``after_id`` lets a loop resume its scan)."""
         return self.db.execute(
             "SELECT c.id, c.text FROM chunks c LEFT JOIN embeddings e ON e.chunk_id = c.id"
-            " WHERE e.chunk_id IS NULL AND c.id > ? ORDER BY c.id LIMIT ?", (after_id, limit)).fetchall()
+            " WHERE e.chunk_id IS NULL AND c.kind != 'parent' AND c.id > ? ORDER BY c.id LIMIT ?", (after_id, limit)).fetchall()
 
     def put_embeddings(self, ids: list[int], vectors: np.ndarray) -> None:
         """One checkpoint: a batch of vectors (stored as float16) commits as a unit. Vectors of
@@ -229,7 +287,7 @@ class Store:
         one = lambda q: self.db.execute(q).fetchone()[0]  # noqa: E731
         return {
             "documents": one("SELECT COUNT(*) FROM docs"),
-            "chunks": one("SELECT COUNT(*) FROM chunks"),
+            "chunks": one("SELECT COUNT(*) FROM chunks WHERE kind != 'parent'"),
             "chars": one("SELECT COALESCE(SUM(n_chars), 0) FROM docs"),
             "pages": one("SELECT COALESCE(SUM(n_pages), 0) FROM docs"),
             "embedded": one("SELECT COUNT(*) FROM embeddings"),
