@@ -151,7 +151,8 @@ class Index:
             t0 = time.perf_counter()
             files, errors = collect_files(paths, self.config.index.extensions)
             max_bytes = int(self.config.index.max_file_mb * 2**20)
-            report.results = ingest_files(self.store, self.splitter, files, max_bytes, progress) + errors
+            report.results = ingest_files(self.store, self.splitter, files, max_bytes, progress,
+                                          self.config.parse) + errors
             if prune:
                 folders = [p for p in paths if Path(p).expanduser().is_dir()]
                 gone = [d for d in documents_under(self.store, folders) if not Path(d).exists()]

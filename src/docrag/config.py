@@ -15,11 +15,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class ParseConfig(_Section):
+    ocr: Literal["auto", "off", "always"] = Field(
+        "auto", description="auto: OCR pages without a text layer and figures; always: every page; off: never")
+    ocr_figures: bool = Field(True, description="read text inside figures (charts, diagrams) with OCR")
+    tables: bool = Field(True, description="detect tables in PDFs and keep their structure")
+    min_figure_area: float = Field(0.02, ge=0, le=1, description="smallest figure kept, as a share of the page")
+    vlm: str | None = Field(None, description="describe figures with openai:MODEL (a vision model)")
+    vlm_base_url: str | None = None
+
+    def signature(self) -> str:
+        """What changes a parse result: documents parsed under another signature are parsed again."""
+        return f"ocr={self.ocr},fig={self.ocr_figures},tables={self.tables},area={self.min_figure_area},vlm={self.vlm}"
+
+
 class ChunkConfig(_Section):
-    strategy: Literal["recursive", "fixed"] = "recursive"
+    strategy: Literal["recursive", "fixed", "sentence_window", "semantic", "parent_child"] = "recursive"
     size: int = Field(400, gt=0, description="target chunk length, in `unit`s")
     overlap: int = Field(50, ge=0)
     unit: Literal["chars", "tokens"] = "chars"
+    window: int = Field(2, ge=0, description="sentence_window: sentences on each side returned with a match")
+    child_size: int = Field(120, gt=0, description="parent_child: size of the matched child chunks")
+    semantic_threshold: float = Field(
+        0.25, ge=0, le=1, description="semantic: split where adjacent-sentence similarity drops below its "
+        "mean by this many standard deviations' share (see docrag.chunk.semantic)")
 
     @model_validator(mode="after")
     def _overlap_below_size(self):
@@ -88,6 +107,7 @@ class GenerateConfig(_Section):
 
 
 class Config(_Section):
+    parse: ParseConfig = ParseConfig()
     chunk: ChunkConfig = ChunkConfig()
     index: IndexConfig = IndexConfig()
     retrieve: RetrieveConfig = RetrieveConfig()
@@ -123,7 +143,7 @@ class Config(_Section):
             raise ConfigError(f"{where}invalid configuration: {_short(e)}") from None
 
 
-_SECTIONS = {"chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig, "answer": AnswerConfig,
+_SECTIONS = {"parse": ParseConfig, "chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig, "answer": AnswerConfig,
              "rerank": RerankConfig, "generate": GenerateConfig}
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from docrag.chunk import Splitter
+from docrag.config import ParseConfig
 from docrag.errors import ParseError
 from docrag.index.store import Store
 from docrag.parse import parse, supported
+from docrag.parse.base import parser_signature
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -116,15 +118,16 @@ BATCH_FILES, BATCH_SECONDS = 256, 2.0
 
 
 def ingest_files(store: Store, splitter: Splitter, files: list[Path], max_bytes: int,
-                 progress: Progress | None = None) -> list[FileResult]:
+                 progress: Progress | None = None, options: ParseConfig | None = None) -> list[FileResult]:
     known = store.docs()
-    sig = splitter.signature()
+    chunk_sig = splitter.signature()
     results: list[FileResult] = []
     while len(results) < len(files):
         deadline = time.monotonic() + BATCH_SECONDS
         with store.transaction():
             for path in files[len(results):len(results) + BATCH_FILES]:
-                results.append(_ingest_one(store, splitter, sig, known.get(str(path)), path, max_bytes))
+                sig = f"{chunk_sig}|{parser_signature(path, options)}"
+                results.append(_ingest_one(store, splitter, sig, known.get(str(path)), path, max_bytes, options))
                 if progress:
                     progress("parse", len(results), len(files))
                 if time.monotonic() > deadline:
@@ -132,7 +135,7 @@ def ingest_files(store: Store, splitter: Splitter, files: list[Path], max_bytes:
     return results
 
 
-def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int) -> FileResult:
+def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int, options) -> FileResult:
     try:
         st = path.stat()
     except OSError as e:
@@ -147,7 +150,7 @@ def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int) -> Fil
         store.touch_document(str(path), st.st_mtime_ns)
         return FileResult(str(path), "unchanged")
     try:
-        doc = parse(path, max_bytes=max_bytes)
+        doc = parse(path, max_bytes=max_bytes, options=options)
     except ParseError as e:
         return FileResult(str(path), "failed", e.reason)
     chunks = splitter.split(doc)

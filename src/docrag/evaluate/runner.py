@@ -57,7 +57,7 @@ def corpus_fingerprint(paths: list[Path], config: Config, dense: bool) -> str:
         h.update(f"{f.name}\0{sha256_file(f)}\n".encode())
     from docrag.chunk import make_splitter
 
-    h.update(f"{make_splitter(config.chunk).signature()}|{config.index.embedder if dense else 'no-dense'}".encode())
+    h.update(f"{make_splitter(config.chunk).signature()}|{config.parse.signature()}|{config.index.embedder if dense else 'no-dense'}".encode())
     return h.hexdigest()[:16]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, ClassVar
 
+from docrag.config import ParseConfig
 from docrag.errors import ParseError
 from docrag.types import Block, Document
 
@@ -14,6 +15,11 @@ class Parser:
 
     extensions: ClassVar[tuple[str, ...]] = ()
     file_type: ClassVar[str] = ""
+    # bump when a code change alters what a parser outputs: indexed files of its type are parsed again
+    version: ClassVar[int] = 1
+
+    def __init__(self, options: ParseConfig | None = None):
+        self.options = options or ParseConfig()
 
     def parse(self, path: Path) -> Document:
         raise NotImplementedError
@@ -36,7 +42,13 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in PARSERS
 
 
-def parse(path: str | Path, max_bytes: int | None = None) -> Document:
+def parser_signature(path: Path, options: ParseConfig | None = None) -> str:
+    """Identifies what parsing this file produces (parser, its version, the options)."""
+    cls = PARSERS.get(Path(path).suffix.lower())
+    return f"{cls.file_type}/{cls.version}:{(options or ParseConfig()).signature()}" if cls else ""
+
+
+def parse(path: str | Path, max_bytes: int | None = None, options: ParseConfig | None = None) -> Document:
     """Parse a file by its extension. Raises ParseError naming the file and the reason."""
     path = Path(path)
     factory = PARSERS.get(path.suffix.lower())
@@ -51,7 +63,7 @@ def parse(path: str | Path, max_bytes: int | None = None) -> Document:
     if max_bytes is not None and size > max_bytes:
         raise ParseError(path, f"file too large ({_size(size)} > {_size(max_bytes)} limit)")
     try:
-        doc = factory().parse(path)
+        doc = factory(options).parse(path)
     except ParseError:
         raise
     except MemoryError:
