@@ -39,7 +39,9 @@ from docrag.index.tokenize import Analyzer
 from docrag.ingest import FileResult, IngestReport, Progress, collect_files, documents_under, ingest_files
 from docrag.parse.normalize import normalize
 from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
+from docrag.retrieve.fusion import reciprocal_rank_fusion
 from docrag.retrieve.rerank import Reranker, make_reranker, rerank
+from docrag.retrieve.routing import DocRouter
 from docrag.types import Answer, Hit
 
 DB_NAME = "docrag.sqlite"
@@ -62,6 +64,7 @@ class Index:
         self._embedder: Embedder | None = None
         self._llms: dict[tuple[str, bool], LLM] = {}  # kept open so the local backend's prefix cache lives on
         self._rerankers: dict[str, Reranker | None] = {}
+        self._router: tuple[int, DocRouter] | None = None  # (generation, router)
         self.manifest = self._check_manifest()
 
     # --- opening ----------------------------------------------------------------------------
@@ -307,7 +310,7 @@ class Index:
         allowed = None
         if path_glob or file_types:
             allowed = self.store.chunk_ids_where(path_glob, file_types)
-        ranked = self.retriever(mode).search(q, 2 * pool, allowed)
+        ranked = self._routed_search(self.retriever(mode), q, 2 * pool, allowed)
         hits, seen = [], set()
         for hit in self.store.hits(ranked):
             key = re.sub(r"\s+", "", hit.text)
@@ -322,6 +325,26 @@ class Index:
         hits = rerank(reranker, q, hits[:pool], k, batch_size=rc.batch_size, time_budget=budget, weight=rc.weight)
         timings["rerank"] = time.perf_counter() - t1
         return hits, timings
+
+    def router(self) -> DocRouter:
+        gen = self.store.generation
+        if self._router is None or self._router[0] != gen:
+            self._router = (gen, DocRouter(self.store.doc_meta()))
+        return self._router[1]
+
+    def _routed_search(self, retriever, query: str, n: int, allowed: np.ndarray | None):
+        """Search, taking into account the documents the question names (config retrieve.route)."""
+        r = self.config.retrieve
+        routed = self.router().route(query) if r.route != "off" else []
+        if not routed:
+            return retriever.search(query, n, allowed)
+        inside = self.store.chunk_ids_of_documents(routed)
+        if allowed is not None:
+            inside = np.intersect1d(inside, allowed)
+        if r.route == "filter":
+            return retriever.search(query, n, inside)
+        lists = [retriever.search(query, n, inside), retriever.search(query, n, allowed)]
+        return reciprocal_rank_fusion(lists, r.rrf_k, [r.route_weight, 1.0])[:n]
 
     def reranker(self, spec: str | Reranker | None = None) -> Reranker | None:
         """The reranker a spec (default: config ``rerank.model``) names, loaded once."""

@@ -66,6 +66,10 @@ class RetrieveConfig(_Section):
     bm25_weight: float = Field(0.5, ge=0)
     dense_weight: float = Field(0.5, ge=0)
     candidates: int = Field(100, gt=0, description="hits taken from each retriever before fusion")
+    route: Literal["off", "boost", "filter"] = Field(
+        "boost", description="questions that name a document (company, year, product in its file name): "
+        "boost = rank its passages higher, filter = search only it (docrag.retrieve.routing)")
+    route_weight: float = Field(2.0, ge=0, description="boost: RRF weight of the routed search against the global one")
 
 
 class AnswerConfig(_Section):

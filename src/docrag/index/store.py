@@ -223,6 +223,12 @@ class Store:
             q += " WHERE " + " AND ".join(where)
         return np.array([r[0] for r in self.db.execute(q, args)], dtype=np.int64)
 
+    def chunk_ids_of_documents(self, paths: Iterable[str]) -> np.ndarray:
+        paths = list(paths)
+        q = ("SELECT c.id FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE d.path IN (%s)"
+             % ",".join("?" * len(paths)))
+        return np.array([r[0] for r in self.db.execute(q, paths)] if paths else [], dtype=np.int64)
+
     def chunk_ids_by_ordinal(self, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Chunk ids for (document path, ordinal) pairs that exist."""
         out = {}

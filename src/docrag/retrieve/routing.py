@@ -1,0 +1,82 @@
+"""Routing a question to the documents it names (company, product, year) by their file names and titles.
+
+Questions over a folder of reports often name the document's subject and period ("What is 3M's FY2018
+capital expenditure?", "贵州茅台2021年的营业收入是多少？"), while the passage that answers uses neither.
+Each document gets a profile of *entity* terms (words of its file name, e.g. ``3m``, ``bestbuy``,
+``贵州茅台``; of its title only when the file name has none, as titles in PDF metadata are often
+boilerplate such as "Form 10-K") and *period* terms (years). A question routes to the documents whose entity terms
+it contains (substring match on the question with spaces removed, so "Best Buy" finds ``BESTBUY``; an
+acronym in capitals that starts a term also counts, so "MGM" finds ``MGMRESORTS``), weighted by how rare the
+term is among documents; among the best, those whose year the question names are kept when there are any.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+_TERM = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]+")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{2,}\b")
+_YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
+_SHORT_FISCAL_YEAR = re.compile(r"\bFY\s?'?(\d{2})\b", re.I)  # FY21 -> 2021
+# words of file names that say what kind of document it is, not whose: never entities
+_GENERIC = {"10k", "10q", "8k", "20f", "k", "q", "earnings", "dated", "annual", "report", "quarterly", "final", "draft",
+            "copy", "v1", "v2", "pdf", "doc", "docx", "the", "inc", "corp", "company", "ltd", "co", "plc", "group",
+            "年报", "年度报告", "半年度报告", "季度报告", "招股说明书", "公告", "报告"}
+_PERIOD = re.compile(r"^(?:q[1-4]|h[12]|fy)$")
+
+
+def _is_entity(term: str) -> bool:
+    if term in _GENERIC or term.isdigit() or _PERIOD.match(term):
+        return False
+    if term.isascii():  # short Latin words match too much as substrings, unless mixed like "3m"
+        return len(term) >= 3 or (len(term) == 2 and any(c.isdigit() for c in term))
+    return len(term) >= 2
+
+
+def _terms(text: str) -> tuple[set[str], set[int]]:
+    entities, years = set(), set()
+    for term in _TERM.findall(text.lower()):
+        years.update(int(y) for y in _YEAR.findall(term))
+        entities.update(part for part in _YEAR.sub(" ", term).split() if _is_entity(part))
+    return entities, years
+
+
+def profile_terms(path: str, title: str = "") -> tuple[set[str], set[int]]:
+    """(entity terms, years) of a document, from its file name (its title when the name has no entities)."""
+    entities, years = _terms(Path(path).stem)
+    if not entities and title:
+        entities, title_years = _terms(title)
+        years |= title_years
+    return entities, years
+
+
+class DocRouter:
+    def __init__(self, docs: dict[str, dict]):
+        """``docs``: document path -> metadata with at least "title" (see Store.doc_meta)."""
+        self.profiles = {path: profile_terms(path, meta.get("title", "")) for path, meta in docs.items()}
+        df: dict[str, int] = {}
+        for entities, _ in self.profiles.values():
+            for term in entities:
+                df[term] = df.get(term, 0) + 1
+        n = max(len(self.profiles), 1)
+        self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
+
+    def route(self, question: str) -> list[str]:
+        """Documents the question names (best match, preferring the years it names); [] when it names none."""
+        q = question.lower()
+        squashed = re.sub(r"[\s\-_'’.,]+", "", q)
+        acronyms = {a.lower() for a in _ACRONYM.findall(question)}
+        scores = {}
+        for path, (entities, _) in self.profiles.items():
+            score = sum(self.idf[t] for t in entities if t in squashed or any(t.startswith(a) for a in acronyms))
+            if score > 0:
+                scores[path] = score
+        if not scores:
+            return []
+        best = max(scores.values())
+        routed = [p for p, s in scores.items() if s >= best - 1e-9]
+        years = {int(y) for y in _YEAR.findall(q)} | {2000 + int(y) for y in _SHORT_FISCAL_YEAR.findall(question)}
+        in_period = [p for p in routed if self.profiles[p][1] & years]
+        return sorted(in_period or routed)
