@@ -304,3 +304,15 @@ def test_killed_ingest_keeps_the_index_usable_and_the_next_run_finishes(tmp_path
     proc = subprocess.Popen(_ingest_cmd(tmp_path, index))
     assert _kill_when(proc, lambda: _count(db, "embeddings") >= embedded + 64)
     assert _count(db, "embeddings") >= embedded + 64
+
+
+def test_graph_mode_adds_neighbours_after_the_hits(tmp_path):
+    (tmp_path / "d.md").write_text("# 概况\n\n公司主营茶叶销售。\n\n## 收入\n\n2019年收入增长较快，主要来自绿茶。\n\n"
+                                   "## 成本\n\n成本主要为原材料采购。\n", encoding="utf-8")
+    with docrag.Index.open(tmp_path / "idx", create=True, dense=False, chunk__size=30, chunk__overlap=0) as idx:
+        idx.add(tmp_path / "d.md")
+        plain = idx.search("绿茶收入", k=1, mode="hybrid")
+        graph = idx.search("绿茶收入", k=1, mode="graph")
+        assert graph[0].chunk_id == plain[0].chunk_id and len(graph) > 1
+        assert {h.extra["via"] for h in graph[1:]} <= {"prev", "next", "in_section"}
+        assert all(set(h.scores) == {"graph"} and h.score < graph[0].score for h in graph[1:])

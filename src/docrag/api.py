@@ -40,13 +40,14 @@ from docrag.ingest import FileResult, IngestReport, Progress, collect_files, doc
 from docrag.parse.normalize import normalize
 from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
 from docrag.retrieve.fusion import reciprocal_rank_fusion
+from docrag.retrieve.graph import GraphExpander
 from docrag.retrieve.rerank import Reranker, make_reranker, rerank
 from docrag.retrieve.routing import DocRouter
 from docrag.types import Answer, Hit
 
 DB_NAME = "docrag.sqlite"
 MANIFEST = "manifest.json"
-MODES = ("bm25", "dense", "hybrid")
+MODES = ("bm25", "dense", "hybrid", "graph")  # graph: hybrid, then each hit expanded along the document graph
 
 
 class Index:
@@ -319,11 +320,19 @@ class Index:
                 hits.append(hit)
         timings = {"retrieve": time.perf_counter() - t0}
         if reranker is None:
-            return hits[:k], timings
-        t1 = time.perf_counter()
-        budget = rc.time_budget_ms / 1000 if rc.time_budget_ms else None
-        hits = rerank(reranker, q, hits[:pool], k, batch_size=rc.batch_size, time_budget=budget, weight=rc.weight)
-        timings["rerank"] = time.perf_counter() - t1
+            hits = hits[:k]
+        else:
+            t1 = time.perf_counter()
+            budget = rc.time_budget_ms / 1000 if rc.time_budget_ms else None
+            hits = rerank(reranker, q, hits[:pool], k, batch_size=rc.batch_size, time_budget=budget, weight=rc.weight)
+            timings["rerank"] = time.perf_counter() - t1
+        if (mode or self.config.retrieve.mode) == "graph":
+            # the final top k (reranked or not) bring their tables, figures and neighbours, measured like chunks
+            t2 = time.perf_counter()
+            expander = GraphExpander(self.store, self.config.retrieve.graph_token_budget,
+                                     count_tokens=self.splitter.length)
+            hits = expander.expand(hits)
+            timings["graph"] = time.perf_counter() - t2
         return hits, timings
 
     def router(self) -> DocRouter:

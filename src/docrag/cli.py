@@ -28,7 +28,7 @@ DEFAULT_INDEX = os.environ.get("DOCRAG_INDEX", str(Path("~/.docrag/main").expand
 IndexOpt = typer.Option(DEFAULT_INDEX, "--index", "-i", help="index directory (env DOCRAG_INDEX)")
 ConfigOpt = typer.Option(None, "--config", "-c", help="TOML config file (default: ./docrag.toml if present)")
 SetOpt = typer.Option(None, "--set", help="config override, e.g. --set chunk.size=300 (repeatable)")
-ModeOpt = typer.Option(None, "--mode", "-m", help="bm25 | dense | hybrid (default from config: hybrid)")
+ModeOpt = typer.Option(None, "--mode", "-m", help="bm25 | dense | hybrid | graph (default from config: hybrid)")
 GlobOpt = typer.Option(None, "--path-glob", help="only documents whose path matches, e.g. '*/reports/*'")
 TypeOpt = typer.Option(None, "--type", help="only these file types (pdf, md, txt, html, docx); repeatable")
 

@@ -60,12 +60,14 @@ class IndexConfig(_Section):
 
 
 class RetrieveConfig(_Section):
-    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    mode: Literal["bm25", "dense", "hybrid", "graph"] = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(60, gt=0)
     bm25_weight: float = Field(0.5, ge=0)
     dense_weight: float = Field(0.5, ge=0)
     candidates: int = Field(100, gt=0, description="hits taken from each retriever before fusion")
+    graph_token_budget: int = Field(800, ge=0, description="mode graph: text the graph may add to the hits, "
+                                    "in chunk.unit (chars or tokens)")
     route: Literal["off", "boost", "filter"] = Field(
         "boost", description="questions that name a document (company, year, product in its file name): "
         "boost = rank its passages higher, filter = search only it (docrag.retrieve.routing)")

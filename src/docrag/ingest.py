@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 from docrag.chunk import Splitter
 from docrag.config import ParseConfig
 from docrag.errors import ParseError
+from docrag.index.graph import build_edges
 from docrag.index.store import Store
 from docrag.parse import parse, supported
 from docrag.parse.base import parser_signature
@@ -154,7 +155,7 @@ def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int, option
     except ParseError as e:
         return FileResult(str(path), "failed", e.reason)
     chunks = splitter.split(doc)
-    store.put_document(doc, chunks, digest, st.st_size, st.st_mtime_ns, sig)
+    store.put_document(doc, chunks, digest, st.st_size, st.st_mtime_ns, sig, edges=build_edges(doc, chunks))
     return FileResult(str(path), "updated" if record else "added", chunks=len(chunks))
 
 
