@@ -42,7 +42,7 @@ from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
 from docrag.retrieve.fusion import reciprocal_rank_fusion
 from docrag.retrieve.graph import GraphExpander
 from docrag.retrieve.rerank import Reranker, make_reranker, rerank
-from docrag.retrieve.routing import DocRouter
+from docrag.retrieve.routing import DocRouter, wanted_kinds
 from docrag.types import Answer, Hit
 
 DB_NAME = "docrag.sqlite"
@@ -342,18 +342,31 @@ class Index:
         return self._router[1]
 
     def _routed_search(self, retriever, query: str, n: int, allowed: np.ndarray | None):
-        """Search, taking into account the documents the question names (config retrieve.route)."""
+        """Search, and also search the documents the question names and the kind of content it asks for
+        (tables for amounts, figures for charts), fusing the lists by RRF (config retrieve.route*)."""
         r = self.config.retrieve
+        scope = allowed
+        lists, weights = [], []
         routed = self.router().route(query) if r.route != "off" else []
-        if not routed:
-            return retriever.search(query, n, allowed)
-        inside = self.store.chunk_ids_of_documents(routed)
-        if allowed is not None:
-            inside = np.intersect1d(inside, allowed)
-        if r.route == "filter":
-            return retriever.search(query, n, inside)
-        lists = [retriever.search(query, n, inside), retriever.search(query, n, allowed)]
-        return reciprocal_rank_fusion(lists, r.rrf_k, [r.route_weight, 1.0])[:n]
+        if routed:
+            scope = self.store.chunk_ids_of_documents(routed)
+            if allowed is not None:
+                scope = np.intersect1d(scope, allowed)
+            lists.append(retriever.search(query, n, scope))
+            weights.append(r.route_weight)
+        if r.route != "filter" or not routed:
+            lists.append(retriever.search(query, n, allowed))
+            weights.append(1.0)
+        kinds = wanted_kinds(query) if r.route_kinds else []
+        if kinds:
+            of_kind = self.store.chunk_ids_of_kinds(kinds)
+            of_kind = of_kind if scope is None else np.intersect1d(of_kind, scope)
+            if len(of_kind):
+                lists.append(retriever.search(query, n, of_kind))
+                weights.append(r.kind_weight)
+        if len(lists) == 1:
+            return lists[0]
+        return reciprocal_rank_fusion(lists, r.rrf_k, weights)[:n]
 
     def reranker(self, spec: str | Reranker | None = None) -> Reranker | None:
         """The reranker a spec (default: config ``rerank.model``) names, loaded once."""

@@ -229,6 +229,11 @@ class Store:
              % ",".join("?" * len(paths)))
         return np.array([r[0] for r in self.db.execute(q, paths)] if paths else [], dtype=np.int64)
 
+    def chunk_ids_of_kinds(self, kinds: Iterable[str]) -> np.ndarray:
+        kinds = list(kinds)
+        q = "SELECT id FROM chunks WHERE kind IN (%s)" % ",".join("?" * len(kinds))
+        return np.array([r[0] for r in self.db.execute(q, kinds)] if kinds else [], dtype=np.int64)
+
     def chunk_ids_by_ordinal(self, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Chunk ids for (document path, ordinal) pairs that exist."""
         out = {}

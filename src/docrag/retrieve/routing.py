@@ -1,4 +1,6 @@
-"""Routing a question to the documents it names (company, product, year) by their file names and titles.
+"""Routing a question to the documents it names, and to the kind of content it asks for.
+
+Documents. (company, product, year) by their file names and titles.
 
 Questions over a folder of reports often name the document's subject and period ("What is 3M's FY2018
 capital expenditure?", "贵州茅台2021年的营业收入是多少？"), while the passage that answers uses neither.
@@ -80,3 +82,24 @@ class DocRouter:
         years = {int(y) for y in _YEAR.findall(q)} | {2000 + int(y) for y in _SHORT_FISCAL_YEAR.findall(question)}
         in_period = [p for p in routed if self.profiles[p][1] & years]
         return sorted(in_period or routed)
+
+
+# A question that asks for a figure, an amount or a ratio is usually answered by a table; one about a
+# trend or a chart by a figure. (Numbers inside running text still match through the global search.)
+_WANTS_TABLE = re.compile(
+    r"how (?:much|many)|what (?:is|was|were|are) the [\w\s\-]*?(?:amount|total|value|number|ratio|rate|margin|"
+    r"revenue|income|expense|cost|debt|cash|assets?|liabilit|equity|eps|capex|dividend)|in (?:usd|rmb|\$|millions?|"
+    r"billions?|thousands?|percent)|calculate|compute|round to|balance sheet|income statement|cash ?flows? statement|"
+    r"statement of (?:cash|operations|income|financial)|\btable\b|多少|金额|数额|比例|比率|占比|增长率|毛利率|"
+    r"净利润|营业收入|资产负债表|利润表|现金流量表|财务报表|列表|表格|表\s*\d", re.I)
+_WANTS_FIGURE = re.compile(r"\bchart\b|\bgraph\b|\bfigure\b|\bfig\.|\bplot\b|\bdiagram\b|图|走势|趋势图|曲线|示意", re.I)
+
+
+def wanted_kinds(question: str) -> list[str]:
+    """Chunk kinds ("table", "figure") the question asks for, if any."""
+    kinds = []
+    if _WANTS_TABLE.search(question):
+        kinds.append("table")
+    if _WANTS_FIGURE.search(question):
+        kinds.append("figure")
+    return kinds

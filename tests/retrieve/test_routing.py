@@ -1,0 +1,54 @@
+import pytest
+
+import docrag
+from docrag.retrieve.routing import DocRouter, profile_terms, wanted_kinds
+
+DOCS = {f"/r/{name}": {"title": title} for name, title in [
+    ("3M_2018_10K.pdf", "Form 10-K"), ("3M_2022_10K.pdf", "Form 10-K"), ("BESTBUY_2023_10K.pdf", "Form 10-K"),
+    ("MGMRESORTS_2022Q4_EARNINGS.pdf", "er"), ("PFIZER_2021_10K.pdf", ""), ("贵州茅台_2021_年报.pdf", ""),
+    ("scan0001.pdf", "Netflix Annual Report 2017"), ("notes.md", "")]}
+
+
+def test_profile_terms_come_from_the_file_name_and_drop_document_types_and_periods():
+    assert profile_terms("/r/MGMRESORTS_2022Q4_EARNINGS.pdf", "er") == ({"mgmresorts"}, {2022})
+    assert profile_terms("/r/3M_2018_10K.pdf", "Form 10-K filed for") == ({"3m"}, {2018})
+    assert profile_terms("/r/贵州茅台_2021_年报.pdf") == ({"贵州茅台"}, {2021})
+    # titles are often boilerplate: used only when the file name has no entity words
+    assert profile_terms("/r/scan0001.pdf", "Netflix Annual Report 2017") == ({"scan0001"}, set())
+    assert profile_terms("/r/2017_10K.pdf", "Netflix Annual Report 2017") == ({"netflix"}, {2017})
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("What is the FY2018 capital expenditure amount for 3M?", ["/r/3M_2018_10K.pdf"]),
+    ("Is 3M capital intensive?", ["/r/3M_2018_10K.pdf", "/r/3M_2022_10K.pdf"]),
+    ("How did Best Buy's revenue change in FY2023?", ["/r/BESTBUY_2023_10K.pdf"]),
+    ("Which region had the worst performance for MGM during FY2022?", ["/r/MGMRESORTS_2022Q4_EARNINGS.pdf"]),
+    ("Did Pfizer grow its PPNE between FY20 and FY21?", ["/r/PFIZER_2021_10K.pdf"]),
+    ("贵州茅台2021年的营业收入是多少？", ["/r/贵州茅台_2021_年报.pdf"]),
+    ("What drove net sales growth?", []),  # "net" is not Netflix, "sales" names nothing
+])
+def test_route(question, expected):
+    assert DocRouter(DOCS).route(question) == expected
+
+
+@pytest.mark.parametrize("question, kinds", [
+    ("What is the FY2018 capital expenditure amount (in USD millions) for 3M?", ["table"]),
+    ("公司2019年的营业收入是多少？", ["table"]),
+    ("请描述公司股价走势图", ["figure"]),
+    ("What is reciprocal rank fusion?", []),
+])
+def test_wanted_kinds(question, kinds):
+    assert wanted_kinds(question) == kinds
+
+
+def test_a_question_naming_a_file_ranks_its_passages_first(tmp_path):
+    (tmp_path / "ACME_2020_report.md").write_text("# Revenue\n\nRevenue grew because of strong sales.\n", encoding="utf-8")
+    (tmp_path / "GLOBEX_2020_report.md").write_text("# Revenue\n\nRevenue grew because of strong sales in Asia.\n",
+                                                    encoding="utf-8")
+    with docrag.Index.open(tmp_path / "idx", create=True, dense=False) as idx:
+        idx.add(tmp_path)
+        assert idx.search("Why did Acme's revenue grow?", k=1)[0].doc_path.endswith("ACME_2020_report.md")
+        assert idx.search("Why did Globex's revenue grow?", k=1)[0].doc_path.endswith("GLOBEX_2020_report.md")
+        only = idx.search("Why did Acme's revenue grow?", k=5, rerank="none")
+        with docrag.Index.open(tmp_path / "idx", route="filter") as filtered:
+            assert {h.doc_path for h in filtered.search("Why did Acme's revenue grow?", k=5)} == {only[0].doc_path}
