@@ -316,3 +316,16 @@ def test_graph_mode_adds_neighbours_after_the_hits(tmp_path):
         assert graph[0].chunk_id == plain[0].chunk_id and len(graph) > 1
         assert {h.extra["via"] for h in graph[1:]} <= {"prev", "next", "in_section"}
         assert all(set(h.scores) == {"graph"} and h.score < graph[0].score for h in graph[1:])
+
+
+def test_parent_child_returns_the_parent_section_of_the_matched_child(tmp_path):
+    body = "龙井茶产于杭州西湖。" + "它的外形扁平挺直，色泽翠绿。" * 6 + "\n\n"
+    (tmp_path / "tea.md").write_text("# 龙井\n\n" + body + "# 普洱\n\n" + "普洱茶产于云南，属于黑茶。" * 6 + "\n",
+                                     encoding="utf-8")
+    with docrag.Index.open(tmp_path / "idx", create=True, dense=False, chunk__strategy="parent_child",
+                           chunk__child_size=40, chunk__overlap=0) as idx:
+        idx.add(tmp_path / "tea.md")
+        (hit, *_) = idx.search("龙井茶产于哪里", k=3)
+        assert hit.kind == "parent" and "龙井茶产于杭州西湖" in hit.text
+        assert len(hit.text) > 40 and hit.extra["matched"]
+        assert "普洱" not in hit.text

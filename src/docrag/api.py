@@ -56,7 +56,8 @@ class Index:
         self.config = config
         self.store = Store(path / DB_NAME)
         self.analyzer = Analyzer()
-        self.splitter = make_splitter(config.chunk)
+        # semantic chunking embeds sentences: it gets the index's embedder, loaded on first use
+        self.splitter = make_splitter(config.chunk, embedder=self.embedder, embedder_name=config.index.embedder)
         self._bm25: BM25Index | None = None
         self._bm25_key: str | None = None
         self._lock_depth = 0  # the writer lock is re-entrant within this Index
@@ -313,7 +314,7 @@ class Index:
             allowed = self.store.chunk_ids_where(path_glob, file_types)
         ranked = self._routed_search(self.retriever(mode), q, 2 * pool, allowed)
         hits, seen = [], set()
-        for hit in self.store.hits(ranked):
+        for hit in self._with_parents(self.store.hits(ranked)):
             key = re.sub(r"\s+", "", hit.text)
             if key not in seen:
                 seen.add(key)
@@ -334,6 +335,29 @@ class Index:
             hits = expander.expand(hits)
             timings["graph"] = time.perf_counter() - t2
         return hits, timings
+
+    def _with_parents(self, hits: list[Hit]) -> list[Hit]:
+        """parent_child chunking: a matched child is returned as its parent (section or whole table),
+        scored by its best child; the parent records which children matched."""
+        wanted = {(h.doc_path, h.extra["parent"]) for h in hits if "parent" in h.extra}
+        if not wanted:
+            return hits
+        parent_ids = self.store.chunk_ids_by_ordinal(wanted)
+        parents = {h.chunk_id: h for h in self.store.hits([(i, 0.0) for i in parent_ids.values()])}
+        out, placed = [], {}
+        for h in hits:
+            pid = parent_ids.get((h.doc_path, h.extra.get("parent")))
+            if pid is None:
+                out.append(h)
+            elif pid in placed:
+                placed[pid].extra["matched"].append(h.chunk_id)
+            else:
+                parent = parents[pid]
+                parent.score, parent.scores = h.score, h.scores
+                parent.extra = {**parent.extra, "matched": [h.chunk_id]}
+                placed[pid] = parent
+                out.append(parent)
+        return out
 
     def router(self) -> DocRouter:
         gen = self.store.generation

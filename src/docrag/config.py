@@ -37,8 +37,9 @@ class ChunkConfig(_Section):
     window: int = Field(2, ge=0, description="sentence_window: sentences on each side returned with a match")
     child_size: int = Field(120, gt=0, description="parent_child: size of the matched child chunks")
     semantic_threshold: float = Field(
-        0.25, ge=0, le=1, description="semantic: split where adjacent-sentence similarity drops below its "
-        "mean by this many standard deviations' share (see docrag.chunk.semantic)")
+        1.0, ge=0, description="semantic: cut between adjacent sentences whose embedding similarity is more than "
+        "this many standard deviations below the document's mean (LangChain's standard_deviation rule); 0 cuts at "
+        "every below-average gap, 3 almost only where a chunk would exceed size")
 
     @model_validator(mode="after")
     def _overlap_below_size(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -105,14 +106,14 @@ SAMPLES = [
 def test_spans_cover_the_text(text):
     spans = sentence_spans(text)
     # ordered, non-overlapping, each trimmed and non-empty
-    for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+    for (s1, e1), (s2, e2) in itertools.pairwise(spans):
         assert e1 <= s2
     for s, e in spans:
         assert s < e and not text[s].isspace() and not text[e - 1].isspace()
     # joined, the spans are the text minus whitespace between them
     assert squash("".join(text[s:e] for s, e in spans)) == squash(text)
     # and what lies between consecutive spans is whitespace only
-    gaps = [text[e1:s2] for (_, e1), (s2, _) in zip(spans, spans[1:])]
+    gaps = [text[e1:s2] for (_, e1), (s2, _) in itertools.pairwise(spans)]
     assert all(g.strip() == "" for g in gaps)
     assert text[: spans[0][0]].strip() == "" and text[spans[-1][1]:].strip() == ""
 

@@ -53,3 +53,14 @@ def test_custom_template_file_and_errors(tmp_path):
         load_template("en", str(bad))
     with pytest.raises(ConfigError, match="not found"):
         load_template("en", str(tmp_path / "missing.toml"))
+
+
+def test_tables_reach_the_model_as_markdown_and_windows_replace_sentences():
+    from docrag.generate.prompt import passage_text
+
+    table = Hit(chunk_id=1, text="Revenue | 2018: 5", doc_path="/r.pdf", score=1.0, kind="table",
+                extra={"markdown": "| | 2018 |\n|---|---|\n| Revenue | 5 |", "caption": "Table 2: Income"})
+    assert passage_text(table) == "Table 2: Income\n| | 2018 |\n|---|---|\n| Revenue | 5 |"
+    window = Hit(chunk_id=2, text="B.", doc_path="/r.md", score=1.0, extra={"window": "A. B. C."})
+    assert passage_text(window) == "A. B. C."
+    assert passage_text(_hit(3, "plain")) == "plain"

@@ -1,14 +1,45 @@
-"""Splitter interface, the canonical document text, and span -> page/section bookkeeping."""
+"""Splitter interface, the canonical document text, and span -> page/section bookkeeping.
+
+Every strategy treats a document's structure the same way: a table block becomes chunk(s) of kind
+"table", a figure block a chunk of kind "figure", and only the runs of text blocks between them go
+through the strategy, which implements ``split_run``.
+"""
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
-from typing import Callable, ClassVar
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple
 
-from docrag.types import Block, Chunk, Document
+from docrag.chunk.sentences import sentence_spans
+from docrag.types import Block, Chunk, Document, Table, TableCell
 
 BLOCK_SEPARATOR = "\n\n"
+# a sentence with fewer letters and digits than this (CJK characters count twice) is joined to the next
+# ("Yes.", "是的。", "1."): alone it would match almost any query, and embed to noise
+SHORT_SENTENCE_CHARS = 10
+
+
+class Segment(NamedTuple):
+    """A stretch of one block's text (the whole block, or part of it) in the canonical text."""
+
+    start: int
+    end: int
+    block: int  # index into DocText.blocks
+
+
+@dataclass(eq=False)  # compared by identity: a child names its parent Draft
+class Draft:
+    """A chunk before it is numbered: what strategies return; ``Splitter.split`` makes Chunks of them."""
+
+    start: int
+    end: int
+    kind: str = "text"
+    text: str | None = None  # None: the canonical text between start and end
+    extra: dict = field(default_factory=dict)
+    parent: Draft | None = None  # becomes extra["parent"]: the parent's ordinal
 
 
 @dataclass
@@ -22,14 +53,17 @@ class DocText:
     def block_at(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self.starts, offset) - 1)
 
-    def chunk(self, doc: Document, ordinal: int, start: int, end: int) -> Chunk:
-        first, last = self.block_at(start), self.block_at(max(start, end - 1))
+    def block_end(self, i: int) -> int:
+        return self.starts[i] + len(self.blocks[i].text)
+
+    def chunk(self, doc: Document, ordinal: int, draft: Draft, parent_ordinal: int | None = None) -> Chunk:
+        first, last = self.block_at(draft.start), self.block_at(max(draft.start, draft.end - 1))
         pages = [b.page for b in self.blocks[first:last + 1] if b.page is not None]
-        block = self.blocks[first]
-        section = block.section
-        return Chunk(text=self.text[start:end], doc_path=doc.path, ordinal=ordinal, char_start=start,
-                     char_end=end, page_start=min(pages) if pages else None,
-                     page_end=max(pages) if pages else None, section=section)
+        extra = dict(draft.extra) if parent_ordinal is None else {**draft.extra, "parent": parent_ordinal}
+        text = self.text[draft.start:draft.end] if draft.text is None else draft.text
+        return Chunk(text=text, doc_path=doc.path, ordinal=ordinal, char_start=draft.start, char_end=draft.end,
+                     page_start=min(pages) if pages else None, page_end=max(pages) if pages else None,
+                     section=self.blocks[first].section, kind=draft.kind, extra=extra)
 
 
 def join_blocks(doc: Document) -> DocText:
@@ -41,10 +75,16 @@ def join_blocks(doc: Document) -> DocText:
     return DocText(BLOCK_SEPARATOR.join(parts), doc.blocks, starts)
 
 
+def clip(run: list[Segment], start: int, end: int) -> list[Segment]:
+    """The parts of a run's segments that lie between ``start`` and ``end``."""
+    return [Segment(max(s, start), min(e, end), b) for s, e, b in run if s < end and e > start]
+
+
 class Splitter:
     name: ClassVar[str] = ""
     # bump when a code change moves chunk boundaries: indexed documents are then re-chunked
-    version: ClassVar[int] = 1
+    # (2: tables and figures are chunks of their own)
+    version: ClassVar[int] = 2
 
     def __init__(self, size: int = 400, overlap: int = 50, unit: str = "chars"):
         if overlap >= size:
@@ -52,12 +92,179 @@ class Splitter:
         self.size, self.overlap, self.unit = size, overlap, unit
         self.length: Callable[[str], int] = len if unit == "chars" else token_length
 
-    def split(self, doc: Document) -> list[Chunk]:
-        raise NotImplementedError
+    @classmethod
+    def from_config(cls, config, **context) -> Splitter:
+        """``config`` is a ``docrag.config.ChunkConfig``; ``context`` what ``make_splitter`` was given."""
+        return cls(size=config.size, overlap=config.overlap, unit=config.unit)
 
     def signature(self) -> str:
         """Identifies the output: a document chunked under another signature is re-chunked."""
         return f"{self.name}/{self.version}:{self.size}:{self.overlap}:{self.unit}"
+
+    # --- the document -------------------------------------------------------------------------
+
+    def split(self, doc: Document) -> list[Chunk]:
+        dt = join_blocks(doc)
+        layout: list[list[Segment] | tuple[int, int]] = []  # runs of text, and (start, block) of tables/figures
+        run: list[Segment] = []
+        for i, block in enumerate(dt.blocks):
+            if not block.text.strip():
+                continue
+            if block.kind not in ("table", "figure"):
+                run.append(Segment(dt.starts[i], dt.block_end(i), i))
+                continue
+            # headings right above a table or figure belong to it: alone they would make a chunk of their own
+            start = dt.starts[i]
+            while run and dt.blocks[run[-1].block].kind == "heading":
+                start = run.pop().start
+            if run:
+                layout.append(run)
+            layout.append((start, i))
+            run = []
+        if run:
+            layout.append(run)
+
+        split_runs = iter(self.split_runs(dt, [item for item in layout if isinstance(item, list)]))
+        drafts: list[Draft] = []
+        for item in layout:
+            if isinstance(item, list):
+                drafts.extend(next(split_runs))
+            elif dt.blocks[item[1]].kind == "table":
+                drafts.extend(self.table_drafts(dt, *item))
+            else:
+                drafts.append(figure_draft(dt, *item))
+        ordinals = {id(d): n for n, d in enumerate(drafts)}
+        return [dt.chunk(doc, n, d, None if d.parent is None else ordinals[id(d.parent)])
+                for n, d in enumerate(drafts)]
+
+    def split_runs(self, dt: DocText, runs: list[list[Segment]]) -> list[list[Draft]]:
+        """Each run of text blocks split into chunks (a strategy needing the whole document overrides this)."""
+        return [self.split_run(dt, run) for run in runs]
+
+    def split_run(self, dt: DocText, run: list[Segment]) -> list[Draft]:
+        raise NotImplementedError
+
+    # --- tables -------------------------------------------------------------------------------
+
+    def table_drafts(self, dt: DocText, start: int, i: int) -> list[Draft]:
+        return self.table_rows(dt, start, i, self.size)
+
+    def table_rows(self, dt: DocText, start: int, i: int, size: int | None, parent: Draft | None = None
+                   ) -> list[Draft]:
+        """A table as chunks of kind "table" of at most ``size`` (None: one chunk), cut between rows, each
+        starting with the nearest heading and the caption and carrying the whole table as Markdown and HTML.
+        A single row longer than ``size`` stays whole. Each chunk spans its rows in the canonical text where
+        they can be found there (the first from the table's start, the last to its end), else the whole table."""
+        block = dt.blocks[i]
+        if block.table is not None:
+            table = block.table
+            rows = table.row_sentences()
+            row_spans = _find_in_order(block.text, rows)
+        else:
+            table = table_from_lines(block.text)
+            rows = table.row_sentences()
+            row_spans = _line_spans(block.text)[table.header_rows:]
+        if not rows:  # a header without a body: its column names are all there is to search
+            rows, row_spans = [" | ".join(h for h in table.column_headers() if h)], None
+        if row_spans is not None and len(row_spans) != len(rows):
+            row_spans = None
+        head = list(dict.fromkeys(line for line in (*block.section[-1:], table.caption) if line))
+        groups: list[list[int]] = [[]]
+        for k, row in enumerate(rows):
+            lines = head + [rows[j] for j in groups[-1]] + [row]
+            if groups[-1] and size is not None and self.length("\n".join(lines)) > size:
+                groups.append([])
+            groups[-1].append(k)
+        extra = {"markdown": table.to_markdown(), "html": table.to_html(), "caption": table.caption}
+        base, end = dt.starts[i], dt.block_end(i)
+        drafts = []
+        for n, group in enumerate(groups):
+            span_start = start if n == 0 or row_spans is None else base + row_spans[group[0]][0]
+            span_end = end if n == len(groups) - 1 or row_spans is None else base + row_spans[group[-1]][1]
+            text = "\n".join(head + [rows[k] for k in group])
+            if text.strip():  # a table of empty cells without a caption has nothing to search
+                drafts.append(Draft(span_start, span_end, "table", text, dict(extra), parent))
+        return drafts
+
+    # --- sentences ----------------------------------------------------------------------------
+
+    def sentence_units(self, dt: DocText, run: list[Segment]) -> list[Segment]:
+        """The run's sentences (Chinese and English ends; never across blocks), one longer than ``size`` cut
+        into pieces, and a heading or a very short sentence joined to the next (in the same block or the
+        next) where the two fit in ``size``: the units sentence-level strategies work on."""
+        text = dt.text
+
+        def joins_next(unit: Segment) -> bool:
+            heading = dt.blocks[unit.block].kind == "heading" and unit.end <= dt.block_end(unit.block)
+            return heading or _is_short(text[unit.start:unit.end])
+
+        units: list[Segment] = []
+        for s, e, b in run:
+            for ss, se in sentence_spans(text, s, e):
+                for ps, pe in self.hard_cuts(text, ss, se, self.size):
+                    last = units[-1] if units else None
+                    if last and joins_next(last) and self.length(text[last.start:pe]) <= self.size:
+                        units[-1] = Segment(last.start, pe, last.block)
+                    else:
+                        units.append(Segment(ps, pe, b))
+        if len(units) > 1 and _is_short(text[units[-1].start:units[-1].end]) \
+                and self.length(text[units[-2].start:units[-1].end]) <= self.size:
+            units[-2:] = [Segment(units[-2].start, units[-1].end, units[-2].block)]
+        return units
+
+    def hard_cuts(self, text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+        """``text[start:end]`` in pieces of at most ``size`` units: the last resort for a sentence too long."""
+        if self.length(text[start:end]) <= size:
+            return [(start, end)]
+        if self.unit == "chars":
+            bounds = list(range(start, end, size))
+        else:
+            from docrag.index.tokenize import word_spans
+
+            words = word_spans(text[start:end])
+            bounds = [start] + [start + words[i][0] for i in range(size, len(words), size)]
+        return list(zip(bounds, bounds[1:] + [end]))
+
+
+def figure_draft(dt: DocText, start: int, i: int) -> Draft:
+    """A figure as one chunk: its text (caption, OCR text, description) is what is searched."""
+    block = dt.blocks[i]
+    figure = block.figure
+    bbox = (figure.bbox if figure else None) or block.bbox
+    extra = {"caption": figure.caption if figure else "", "bbox": list(bbox) if bbox else None,
+             "image_sha": figure.image_sha if figure else ""}
+    return Draft(start, dt.block_end(i), "figure", extra=extra)
+
+
+def table_from_lines(text: str) -> Table:
+    """A table block parsed without structure (Markdown, HTML, DOCX: one "a | b" line per row, the first the
+    header) as a Table, so that every table chunk gets Markdown, HTML and row sentences alike."""
+    rows = [text[s:e].split(" | ") for s, e in _line_spans(text)]
+    n_cols = max(map(len, rows), default=0)
+    cells = [TableCell(r, c, cell.strip()) for r, row in enumerate(rows) for c, cell in enumerate(row)]
+    return Table(cells, n_rows=len(rows), n_cols=n_cols, header_rows=1 if len(rows) > 1 else 0)
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """Where the lines holding some cell text are (a line of only separators is no row)."""
+    return [m.span() for m in re.finditer(r"[^\n]+", text) if m.group().strip(" |")]
+
+
+def _find_in_order(text: str, parts: list[str]) -> list[tuple[int, int]] | None:
+    """Where each part occurs in ``text``, one after another; None if one does not."""
+    spans, pos = [], 0
+    for part in parts:
+        k = text.find(part, pos)
+        if k < 0:
+            return None
+        spans.append((k, k + len(part)))
+        pos = k + len(part)
+    return spans
+
+
+def _is_short(text: str) -> bool:
+    # a Chinese/Japanese/Korean character says about as much as two Latin letters
+    return sum(2 if ch >= "\u2e80" else 1 for ch in text if ch.isalnum()) < SHORT_SENTENCE_CHARS
 
 
 def token_length(text: str) -> int:

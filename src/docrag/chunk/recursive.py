@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from docrag.chunk.base import BLOCK_SEPARATOR, Splitter, join_blocks
+from docrag.chunk.base import BLOCK_SEPARATOR, DocText, Draft, Segment, Splitter
 from docrag.chunk.sentences import sentence_spans
-from docrag.types import Chunk, Document
 
 
 class RecursiveSplitter(Splitter):
@@ -17,14 +16,13 @@ class RecursiveSplitter(Splitter):
 
     name = "recursive"
 
-    def split(self, doc: Document) -> list[Chunk]:
-        dt = join_blocks(doc)
+    def split_run(self, dt: DocText, run: list[Segment]) -> list[Draft]:
         text = dt.text
         pieces: list[tuple[int, int, bool]] = []  # start, end, is_heading
         new_page: set[int] = set()  # pieces that open a page: a citation should name one page
         prev_page, prev = None, None
-        for block, start in zip(dt.blocks, dt.starts):
-            end = start + len(block.text)
+        for start, end, b in run:
+            block = dt.blocks[b]
             if block.page != prev_page and prev_page is not None:
                 new_page.add(len(pieces))
             prev_page = block.page
@@ -35,11 +33,11 @@ class RecursiveSplitter(Splitter):
             room = max(room, self.size // 2)
             if block.kind == "heading":
                 pieces.append((start, end, True))
-            elif self.length(block.text) <= room:
+            elif self.length(text[start:end]) <= room:
                 pieces.append((start, end, False))
             else:
                 for s, e in sentence_spans(text, start, end):
-                    pieces.extend((ps, pe, False) for ps, pe in self._hard_cuts(text, s, e, room))
+                    pieces.extend((ps, pe, False) for ps, pe in self.hard_cuts(text, s, e, room))
             prev = block
         lengths = [self.length(text[s:e]) for s, e, _ in pieces]
 
@@ -69,16 +67,4 @@ class RecursiveSplitter(Splitter):
             cur.append(i)
         if cur:
             groups.append(cur)
-        return [dt.chunk(doc, n, pieces[g[0]][0], pieces[g[-1]][1]) for n, g in enumerate(groups)]
-
-    def _hard_cuts(self, text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
-        if self.length(text[start:end]) <= size:
-            return [(start, end)]
-        if self.unit == "chars":
-            bounds = list(range(start, end, size))
-        else:
-            from docrag.index.tokenize import word_spans
-
-            words = word_spans(text[start:end])
-            bounds = [start] + [start + words[i][0] for i in range(size, len(words), size)]
-        return list(zip(bounds, bounds[1:] + [end]))
+        return [Draft(pieces[g[0]][0], pieces[g[-1]][1]) for g in groups]

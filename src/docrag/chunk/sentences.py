@@ -7,6 +7,7 @@ numbers do not end sentences.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 _CLOSERS = "”’\"'」』）)\\]】"
@@ -25,7 +26,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     end = len(text) if end is None else end
     bounds = [start] + [m.end() for m in _END.finditer(text, start, end)] + [end]
     spans = []
-    for s, e in zip(bounds, bounds[1:]):
+    for s, e in itertools.pairwise(bounds):
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():

@@ -56,8 +56,12 @@ def corpus_fingerprint(paths: list[Path], config: Config, dense: bool) -> str:
     for f in sorted(files):
         h.update(f"{f.name}\0{sha256_file(f)}\n".encode())
     from docrag.chunk import make_splitter
+    from docrag.index.dense import make_embedder
 
-    h.update(f"{make_splitter(config.chunk).signature()}|{config.parse.signature()}|{config.index.embedder if dense else 'no-dense'}".encode())
+    splitter = make_splitter(config.chunk, embedder=lambda: make_embedder(config.index.embedder),
+                             embedder_name=config.index.embedder)
+    embedder = config.index.embedder if dense else "no-dense"
+    h.update(f"{splitter.signature()}|{config.parse.signature()}|{embedder}".encode())
     return h.hexdigest()[:16]
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 from docrag.chunk.sentences import sentence_spans
 from docrag.errors import ConfigError
 from docrag.generate.extractive import QuestionMatch
-from docrag.generate.prompt import Passage, Template, build_messages, render_passage
+from docrag.generate.prompt import Passage, Template, build_messages, passage_text, render_passage
 from docrag.index.tokenize import Analyzer
 from docrag.types import Hit
 
@@ -45,7 +45,8 @@ def fit_passages(hits: list[Hit], question: str, template: Template, count: Coun
         number = len(passages) + 1
         overhead = count(render_passage(template, number, hit, "")) + 2  # label and blank line
         room = min(cap, left) - overhead
-        text = hit.text if count(hit.text) <= room else trim_around_match(hit.text, room, count, match)
+        full = passage_text(hit)
+        text = full if count(full) <= room else trim_around_match(full, room, count, match)
         if not text:
             omitted += 1
             continue

@@ -73,6 +73,15 @@ def source_label(template: Template, hit: Hit) -> str:
     return template.source_page.format(file=file, page=hit.page) if hit.page else template.source.format(file=file)
 
 
+def passage_text(hit: Hit) -> str:
+    """What the model reads for a hit: a table as Markdown (under its caption), a sentence with its window
+    (sentence_window chunking), else the chunk text."""
+    if hit.kind == "table" and hit.extra.get("markdown"):
+        caption = hit.extra.get("caption") or ""
+        return f"{caption}\n{hit.extra['markdown']}".strip()
+    return hit.extra.get("window") or hit.text
+
+
 def render_passage(template: Template, number: int, hit: Hit, text: str) -> str:
     return template.passage.format(n=number, source=source_label(template, hit), text=text)
 
