@@ -1,0 +1,32 @@
+"""Local cross-encoder reranker (``cross-encoder:PATH_OR_ID``, the ``[llm]`` extra): a sentence-transformers
+CrossEncoder from a local directory or the local Hugging Face cache, never downloaded at run time."""
+
+from __future__ import annotations
+
+from docrag.errors import BackendError
+from docrag.index.st_embed import import_sentence_transformers, local_model_dir
+from docrag.retrieve.rerank import Reranker
+
+
+class CrossEncoderReranker(Reranker):
+    def __init__(self, name_or_path: str, *, max_length: int = 512, device: str = "cpu"):
+        self.name = f"cross-encoder:{name_or_path}"
+        st = import_sentence_transformers(self.name)
+        import torch
+
+        directory = local_model_dir(self.name, name_or_path)
+        try:
+            # Identity: raw logits, not the sigmoid CrossEncoder applies to one-label models by default, so
+            # rerank()'s min-max scaling sees the model's own spread instead of a squashed one
+            self._model = st.CrossEncoder(str(directory), max_length=max_length, device=device,
+                                          local_files_only=True, activation_fn=torch.nn.Identity())
+        except Exception as e:  # noqa: BLE001 - torch, transformers and safetensors raise their own types
+            raise BackendError(f"{self.name}: cannot load the model from {directory}: {e}") from None
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        if not texts:
+            return []
+        # rerank() already batches (and checks its time budget between batches): one forward pass per call
+        scores = self._model.predict([(query, text) for text in texts], batch_size=len(texts),
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return [float(s) for s in scores]

@@ -1,0 +1,74 @@
+"""Tiny BERT encoders with random weights (fixed seed), for tests and benchmarks that must not download.
+
+The tokenizer is a WordPiece vocabulary built in-process (tokenizers-backed ``BertTokenizer``): every
+lowercase ASCII letter, digit and punctuation mark, both word-initial and as a ``##`` continuation, so any
+ASCII word tokenizes without [UNK]; a few whole English words; and the CJK Unified Ideographs block,
+which BERT's pre-tokenizer splits one character per token (as bert-base-chinese does).
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = ["the", "a", "of", "and", "is", "in", "to", "tea", "green", "search", "lexical", "ranking", "function",
+         "passage", "query", "relevant", "document", "model", "retrieval", "represent", "sentence", "for"]
+CJK = [chr(c) for c in range(0x4E00, 0x9FA6)]
+
+
+def tiny_vocab() -> list[str]:
+    chars = string.ascii_lowercase + string.digits + string.punctuation
+    return SPECIAL + list(chars) + ["##" + c for c in chars] + WORDS + CJK
+
+
+def tiny_tokenizer():
+    from transformers import BertTokenizer
+
+    return BertTokenizer(vocab={token: i for i, token in enumerate(tiny_vocab())}, model_max_length=512)
+
+
+def tiny_bert_config(*, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2, intermediate_size: int = 64,
+                     **extra):
+    from transformers import BertConfig
+
+    # initializer_range 0.5, not BERT's 0.02: with tiny random weights that small, every text gets nearly the
+    # same [CLS] vector (cosine 0.9999), so tests could not tell one input from another
+    return BertConfig(vocab_size=len(tiny_vocab()), hidden_size=hidden_size, num_hidden_layers=num_layers,
+                      num_attention_heads=num_heads, intermediate_size=intermediate_size,
+                      max_position_embeddings=512, initializer_range=0.5, **extra)
+
+
+def build_tiny_bi_encoder(path: str | Path, pooling: str = "cls", with_st_config: bool = True, *,
+                          prompts: dict[str, str] | None = None, seed: int = 0) -> Path:
+    """A BertModel as a sentence-transformers directory (modules.json: Transformer, Pooling ``pooling``,
+    Normalize; ``prompts`` go to config_sentence_transformers.json) or, with ``with_st_config=False``,
+    a plain Hugging Face model directory."""
+    import torch
+    from transformers import BertModel
+
+    path = Path(path)
+    torch.manual_seed(seed)
+    BertModel(tiny_bert_config()).save_pretrained(path)
+    tiny_tokenizer().save_pretrained(path)
+    if with_st_config:
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+        transformer = Transformer(str(path))
+        modules = [transformer, Pooling(transformer.get_embedding_dimension(), pooling), Normalize()]
+        SentenceTransformer(modules=modules, prompts=prompts, device="cpu").save(str(path))
+    return path
+
+
+def build_tiny_cross_encoder(path: str | Path, *, seed: int = 0, **shape) -> Path:
+    """A BertForSequenceClassification with one label (a relevance logit), as a plain Hugging Face
+    directory that sentence_transformers.CrossEncoder loads. ``shape``: tiny_bert_config's keywords."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    path = Path(path)
+    torch.manual_seed(seed)
+    BertForSequenceClassification(tiny_bert_config(num_labels=1, **shape)).save_pretrained(path)
+    tiny_tokenizer().save_pretrained(path)
+    return path
