@@ -60,13 +60,17 @@ class Table:
         """HTML with rowspan/colspan and <thead>: the form table-structure metrics (TEDS) compare."""
         from html import escape
 
-        by_row: dict[int, list[TableCell]] = {}
-        for c in sorted(self.cells, key=lambda c: (c.row, c.col)):
-            by_row.setdefault(c.row, []).append(c)
+        starts = {(c.row, c.col): c for c in self.cells}
+        covered = {(r, k) for c in self.cells for r in range(c.row, c.row + c.rowspan)
+                   for k in range(c.col, c.col + c.colspan)}
 
         def row_html(r: int, tag: str) -> str:
             cells = []
-            for c in by_row.get(r, []):
+            for k in range(self.n_cols):
+                c = starts.get((r, k))
+                if c is None:  # a position no cell covers is an empty cell, so later columns keep their place
+                    cells += [] if (r, k) in covered else [f"<{tag}></{tag}>"]
+                    continue
                 span = (f' rowspan="{c.rowspan}"' if c.rowspan > 1 else "") + (
                     f' colspan="{c.colspan}"' if c.colspan > 1 else "")
                 cells.append(f"<{tag}{span}>{escape(c.text)}</{tag}>")
