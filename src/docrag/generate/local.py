@@ -1,0 +1,214 @@
+"""A local Hugging Face causal LM (``transformers:PATH``) that prefills the system prompt only once.
+
+Every prompt starts with the same system message (instructions, output format), often longer than
+the question and its context together. Its KV cache is computed once and kept (a small LRU keyed by
+its token ids); each question then starts generation from a copy of it, so only the question-specific
+suffix is prefilled. Copies, because generation appends to the cache it is given. For beam search
+the copy is repeated once per beam, since ``generate`` expands the inputs but not a cache passed in.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from docrag.errors import BackendError
+from docrag.generate.base import LLM, Decoding, Generation, Message, OnToken
+
+PREFIX_CACHES = 4  # system prompts kept: one per prompt template/language in practice
+SANE_MAX_LENGTH = 10_000_000  # tokenizers without a limit report a huge sentinel for model_max_length
+
+
+def common_prefix_length(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
+    """The text before the first stop string."""
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return text[: min(found)] if found else text
+
+
+def held_back(text: str, stops: tuple[str, ...]) -> int:
+    """How many trailing characters could still become a stop string, so must not be streamed yet."""
+    return max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+
+
+class _TokenStream:
+    """Receives each new token from ``generate`` (a transformers streamer): timestamps the first and,
+    when ``on_token`` is given, passes on text once it is final: whole characters only, and never what
+    may turn out to be the start of a stop string."""
+
+    def __init__(self, decode, stops: tuple[str, ...], on_token: OnToken | None):
+        self.decode, self.stops, self.on_token = decode, stops, on_token
+        self.prompt_seen = False
+        self.first_token_at: float | None = None
+        self.ids: list[int] = []
+        self.sent = 0  # characters passed to on_token
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:  # generate pushes the prompt first
+            self.prompt_seen = True
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        if self.on_token is None:
+            return
+        self.ids.extend(value.flatten().tolist())
+        text = cut_at_stop(self.decode(self.ids), self.stops)
+        if not text.endswith("\ufffd"):  # else a character is split across tokens: wait for the rest
+            self.send(text[: len(text) - held_back(text, self.stops)])
+
+    def end(self) -> None:
+        """Called by ``generate``; the remainder is sent by ``send(final text)``."""
+
+    def send(self, upto: str) -> None:
+        if self.on_token is not None and len(upto) > self.sent:
+            self.on_token(upto[self.sent:])
+            self.sent = len(upto)
+
+
+class TransformersLLM(LLM):
+    def __init__(self, path: str | Path, *, prefix_cache: bool = True, context_window: int | None = None,
+                 device: str = "cpu", dtype=None):
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as e:
+            raise BackendError("transformers backend needs the [llm] extra: pip install torch==2.13.0 transformers") from e
+        self.name = f"transformers:{path}"
+        if not (Path(path) / "config.json").is_file():
+            raise BackendError(f"{self.name}: not a Hugging Face model directory (no config.json in {path})")
+        if dtype is None:  # float32 on CPU: bfloat16 matmuls are slow there
+            dtype = torch.float32 if device == "cpu" else "auto"
+        elif isinstance(dtype, str) and dtype != "auto":
+            dtype = getattr(torch, dtype)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
+        except (OSError, ValueError, KeyError) as e:
+            raise BackendError(f"{self.name}: cannot load the model: {e}") from e
+        self.model.to(device).eval()
+        self.torch = torch
+        self.prefix_cache = prefix_cache
+        self.prefixes: OrderedDict[tuple[int, ...], object] = OrderedDict()  # prefix token ids -> its KV cache
+        self.lock = threading.Lock()  # one generation at a time: the LRU and the model's caches are shared state
+        if context_window is None:
+            context_window = self.model.config.get_text_config().max_position_embeddings
+            if self.tokenizer.model_max_length < SANE_MAX_LENGTH:
+                context_window = min(context_window, self.tokenizer.model_max_length)
+        self.context_window = context_window
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids, default=None)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def render(self, messages: list[Message], add_generation_prompt: bool) -> list[int]:
+        """Prompt token ids: the model's chat template, or a plain 'role: content' layout without one."""
+        if self.tokenizer.chat_template:
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                      add_generation_prompt=add_generation_prompt)
+            return self.tokenizer(text, add_special_tokens=False).input_ids  # the template has its own BOS
+        text = "".join(f"{m['role']}: {m['content']}\n\n" for m in messages)
+        return self.tokenizer(text + ("assistant: " if add_generation_prompt else "")).input_ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def prefix_length(self, messages: list[Message], prompt_ids: list[int]) -> int:
+        """Tokens shared with the system-only rendering: compared as token ids, so a BPE merge across the
+        system/user boundary only shortens the prefix. At least one token is left to prefill."""
+        if not self.prefix_cache or len(messages) < 2 or messages[0]["role"] != "system":
+            return 0
+        return min(common_prefix_length(prompt_ids, self.render(messages[:1], False)), len(prompt_ids) - 1)
+
+    def prefix_kv(self, prefix_ids: list[int]):
+        """(the prefix's KV cache, whether it was cached). The cache returned must not be mutated."""
+        key = tuple(prefix_ids)
+        if key in self.prefixes:
+            self.prefixes.move_to_end(key)
+            return self.prefixes[key], True
+        inputs = self.torch.tensor([prefix_ids], device=self.model.device)
+        kv = self.model.base_model(input_ids=inputs, use_cache=True).cache  # no LM head: only the KV is needed
+        self.prefixes[key] = kv
+        if len(self.prefixes) > PREFIX_CACHES:
+            self.prefixes.popitem(last=False)
+        return kv, False
+
+    def generation_kwargs(self, decoding: Decoding, max_new_tokens: int) -> dict:
+        kwargs = {"max_new_tokens": max_new_tokens, "pad_token_id": self.pad_id, "num_return_sequences": 1}
+        if decoding.strategy == "greedy":
+            kwargs.update(do_sample=False, num_beams=1)
+        elif decoding.strategy == "beam":
+            kwargs.update(do_sample=False, num_beams=decoding.num_beams, length_penalty=decoding.length_penalty,
+                          early_stopping=True)
+        else:
+            kwargs.update(do_sample=True, num_beams=1, temperature=decoding.temperature, top_p=decoding.top_p,
+                          top_k=decoding.top_k)
+        if decoding.stop:
+            kwargs.update(stop_strings=list(decoding.stop), tokenizer=self.tokenizer)
+        return kwargs
+
+    def generate(self, messages: list[Message], decoding: Decoding, on_token: OnToken | None = None) -> Generation:
+        with self.lock:
+            return self._generate(messages, decoding, on_token)
+
+    def _generate(self, messages: list[Message], decoding: Decoding, on_token: OnToken | None) -> Generation:
+        torch = self.torch
+        started = time.perf_counter()
+        prompt_ids = self.render(messages, True)
+        room = self.context_window - len(prompt_ids)
+        if room <= 0:
+            raise BackendError(f"{self.name}: prompt of {len(prompt_ids)} tokens fills the context window "
+                               f"of {self.context_window}")
+        beams = decoding.num_beams if decoding.strategy == "beam" else 1
+        stream = _TokenStream(self.decode, decoding.stop, on_token if beams == 1 else None)
+        kwargs = self.generation_kwargs(decoding, min(decoding.max_new_tokens, room))
+        if beams == 1:  # transformers cannot stream beam search
+            kwargs["streamer"] = stream
+        cached_tokens = 0
+        seeded = decoding.strategy == "sample" and decoding.seed is not None
+        with torch.inference_mode(), torch.random.fork_rng(devices=[], enabled=seeded):
+            if prefix_len := self.prefix_length(messages, prompt_ids):
+                kv, hit = self.prefix_kv(prompt_ids[:prefix_len])
+                cached_tokens = prefix_len if hit else 0
+                kwargs["cache"] = kv = copy.deepcopy(kv)
+                if beams > 1:
+                    kv.batch_repeat_interleave(beams)
+            if seeded:
+                torch.manual_seed(decoding.seed)
+            inputs = torch.tensor([prompt_ids], device=self.model.device)
+            output = self.model.generate(inputs, **kwargs)
+        new_ids = output[0, len(prompt_ids):].tolist()
+        ended = next((i for i, t in enumerate(new_ids) if t in self.eos_ids), None)
+        if ended is not None:
+            new_ids = new_ids[: ended + 1]
+        else:  # beam hypotheses shorter than the longest are padded
+            while new_ids and new_ids[-1] == self.pad_id:
+                new_ids.pop()
+        full_text = self.decode(new_ids)
+        text = cut_at_stop(full_text, decoding.stop)
+        stream.send(text)
+        finished = time.perf_counter()
+        if beams > 1 and on_token is not None and text:
+            on_token(text)
+        hit_length = ended is None and text == full_text and len(new_ids) >= kwargs["max_new_tokens"]
+        first_token_at = stream.first_token_at or finished
+        return Generation(
+            text=text,
+            finish_reason="length" if hit_length else "stop",
+            usage={"prompt_tokens": len(prompt_ids), "completion_tokens": len(new_ids), "cached_tokens": cached_tokens},
+            timings={"first_token": first_token_at - started, "generate": finished - started},
+        )
