@@ -97,3 +97,15 @@ def test_llm_spec_errors_are_clear(bm25_index):
         bm25_index.ask("融合", llm="gpt4")
     with pytest.raises(ConfigError, match="cross-encoder:PATH_OR_ID or http:MODEL"):
         bm25_index.search("融合", rerank="bge")
+
+
+def test_prompt_is_checked_whole_and_the_last_passages_dropped_until_it_fits():
+    class Overhead(ScriptedLLM):  # a chat template that costs 300 tokens more than the messages' text
+        def count_prompt_tokens(self, messages):
+            return sum(len(m["content"]) for m in messages) + 300
+
+    hits = [_hit(i, f"第{i}段资料。" + "内容" * 40) for i in range(1, 6)]
+    llm = Overhead("答[1]。", context_window=1000)
+    ans = LLMAnswerer(llm, Analyzer(), Decoding(max_new_tokens=100)).answer("问题？", hits)
+    assert llm.count_prompt_tokens(llm.prompts[0]) <= 1000 - 100
+    assert ans.omitted_passages >= 1 and f"另有 {ans.omitted_passages} 段" in llm.prompts[0][1]["content"]

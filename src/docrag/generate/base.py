@@ -13,6 +13,7 @@ from typing import Callable, Literal
 from docrag.errors import ConfigError
 
 OnToken = Callable[[str], None]
+CHAT_OVERHEAD = 24  # role markers and separators a chat template adds around two messages
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 
@@ -63,6 +64,10 @@ class LLM:
 
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
+
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        """Tokens of the whole prompt; backends that can render their chat template count it exactly."""
+        return sum(self.count_tokens(m["content"]) for m in messages) + CHAT_OVERHEAD
 
     def generate(self, messages: list[Message], decoding: Decoding, on_token: OnToken | None = None) -> Generation:
         raise NotImplementedError

@@ -13,13 +13,13 @@ from typing import Callable
 
 from docrag.chunk.sentences import sentence_spans
 from docrag.errors import ConfigError
+from docrag.generate.base import CHAT_OVERHEAD
 from docrag.generate.extractive import QuestionMatch
 from docrag.generate.prompt import Passage, Template, build_messages, passage_text, render_passage
 from docrag.index.tokenize import Analyzer
 from docrag.types import Hit
 
 CountTokens = Callable[[str], int]
-CHAT_OVERHEAD = 24  # role markers and separators a chat template adds around two messages
 MIN_PASSAGE_TOKENS = 48  # a trimmed passage shorter than this is not worth its place
 ELLIPSIS = "…"
 

@@ -36,6 +36,13 @@ class LLMAnswerer:
                                self.decoding.max_new_tokens)
         passages, omitted = fit_passages(hits, question, template, self.llm.count_tokens, budget, self.analyzer)
         messages = build_messages(template, question, passages, omitted)
+        # passages were counted one by one; the rendered prompt can differ by a few tokens (chat template,
+        # merges across boundaries): check it whole and drop the lowest-ranked passages until it fits
+        limit = self.llm.context_window - self.decoding.max_new_tokens
+        while len(passages) > 1 and self.llm.count_prompt_tokens(messages) > limit:
+            passages.pop()
+            omitted += 1
+            messages = build_messages(template, question, passages, omitted)
         t1 = time.perf_counter()
         generation = self.llm.generate(messages, self.decoding, on_token)
         answer.text, answer.citations, dropped = resolve_citations(generation.text, passages)

@@ -115,6 +115,9 @@ class TransformersLLM(LLM):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        return len(self.render(messages, add_generation_prompt=True))
+
     def render(self, messages: list[Message], add_generation_prompt: bool) -> list[int]:
         """Prompt token ids: the model's chat template, or a plain 'role: content' layout without one."""
         if self.tokenizer.chat_template:
