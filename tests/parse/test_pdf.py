@@ -7,12 +7,17 @@ test needs to know which page a piece of text is on, pdfium's raw page text is t
 from __future__ import annotations
 
 import re
+import sys
+import types
+from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 import pytest
 
+from docrag.config import ParseConfig
 from docrag.errors import ParseError
 from docrag.parse import parse
+from docrag.types import Table, TableCell
 
 ZH_PARAS = [
     "中国是最早发现和利用茶的国家之一。从药用、食用到饮用，从煮饮、点饮到冲泡，茶在中国经历了两千多年的演变，逐渐形成了丰富的茶类和独特的饮茶习俗。",
@@ -235,3 +240,294 @@ def test_pdf_without_text(tmp_path):
     with pytest.raises(ParseError, match="no text found") as ei:
         parse(path)
     assert str(path) in str(ei.value)
+
+
+# --- layout: boxes, headings, columns, running headers, hyphenation ------------------------------------
+
+def canvas_pdf(path, pages, title: str = ""):
+    """A PDF drawn page by page with reportlab: ``pages`` are functions of the canvas (A4, 595 x 842 pt,
+    y up). Chinese text uses the built-in STSong-Light font."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(path), pagesize=(595, 842))
+    if title:
+        c.setTitle(title)
+    for draw in pages:
+        draw(c)
+        c.showPage()
+    c.save()
+    return path
+
+
+def lines_at(c, texts, x, y, size=10, leading=14, font="Helvetica"):
+    c.setFont(font, size)
+    for k, t in enumerate(texts):
+        c.drawString(x, y - k * leading, t)
+
+
+def test_blocks_have_boxes_on_their_page(pdf_doc):
+    for b in pdf_doc.blocks:
+        x0, top, x1, bottom = b.bbox
+        assert 0 <= x0 < x1 <= 595.3 and 0 <= top < bottom <= 842, (b.bbox, b.text[:20])
+    heading = next(b for b in pdf_doc.blocks if b.text == HEADINGS[0])
+    first = next(b for b in pdf_doc.blocks if squash(ZH_PARAS[0])[:10] in squash(b.text))
+    assert heading.bbox[3] <= first.bbox[1]  # the heading sits above its paragraph
+
+
+def test_headings_levels_and_section_paths(make_pdf):
+    md = ("# 第一章 总则\n\n本章说明文档的范围。\n\n## 1.1 适用范围\n\n本规范适用于本地检索系统。\n\n"
+          "## 1.2 术语\n\n检索增强生成是先检索后生成。\n\n# 第二章 设计\n\n系统分为解析、切块和索引。\n")
+    doc = parse(make_pdf(md, "levels.pdf"))
+    heads = [(b.level, b.text) for b in doc.blocks if b.kind == "heading"]
+    assert heads == [(1, "第一章总则"), (2, "1.1 适用范围"), (2, "1.2 术语"), (1, "第二章设计")]
+    by_text = {b.text: b for b in doc.blocks}
+    assert by_text["检索增强生成是先检索后生成。"].section == ("第一章总则", "1.2 术语")
+    assert by_text["系统分为解析、切块和索引。"].section == ("第二章设计",)
+
+
+def test_numbered_headings_at_body_size(make_pdf):
+    md = "第一节 概览\n\n一、基本情况\n\n公司主要从事太阳能边框的生产和销售。\n\n（一）公司简介\n\n公司成立于2006年。\n\n二、财务数据\n\n营业收入持续增长。\n"
+    doc = parse(make_pdf(md, "numbered.pdf"))
+    levels = {b.text: b.level for b in doc.blocks if b.kind == "heading"}
+    assert levels["第一节概览"] < levels["一、基本情况"] == levels["二、财务数据"] < levels["（一）公司简介"]
+    body = next(b for b in doc.blocks if b.text == "公司成立于2006年。")
+    assert body.kind == "paragraph" and body.section == ("第一节概览", "一、基本情况", "（一）公司简介")
+
+
+def test_two_column_page_reads_left_column_then_right(tmp_path):
+    left = [f"Left column sentence number {i} continues the first story" for i in range(25)]
+    right = [f"Right column sentence number {i} continues the second one" for i in range(25)]
+
+    def draw(c):
+        c.setFont("Helvetica-Bold", 18)
+        c.drawString(60, 790, "A Two Column Newsletter Page")
+        c.setFont("Helvetica", 9)
+        for k, (a, b) in enumerate(zip(left, right)):  # drawn row by row, as many generators do
+            c.drawString(60, 750 - 13 * k, a)
+            c.drawString(315, 750 - 13 * k, b)
+
+    doc = parse(canvas_pdf(tmp_path / "columns.pdf", [draw]))
+    text = " ".join(b.text for b in doc.blocks)
+    assert text.startswith("A Two Column Newsletter Page")
+    assert " ".join(left) in text and " ".join(right) in text
+    assert text.index(left[-1]) < text.index(right[0])
+    assert doc.blocks[0].kind == "heading"
+
+
+def test_running_headers_footers_and_page_numbers_are_removed(tmp_path):
+    footers = ["- 1 -", "Page 2 of 4", "第3页", "4"]
+    bodies = [[f"Page {p} paragraph line {i}: the annual report discusses revenue and risk factors." for i in range(12)]
+              for p in range(4)]
+
+    def page(p):
+        def draw(c):
+            lines_at(c, ["ACME Corporation  2023 Annual Report"], 60, 805, size=8)
+            lines_at(c, bodies[p], 60, 740)
+            lines_at(c, [footers[p]], 290, 40, size=8, font="STSong-Light")
+        return draw
+
+    doc = parse(canvas_pdf(tmp_path / "running.pdf", [page(p) for p in range(4)]))
+    text = " ".join(b.text for b in doc.blocks)
+    assert "ACME" not in text and not any(f in text for f in footers[:3])
+    assert not any(b.text == "4" for b in doc.blocks)
+    for p in range(4):
+        assert " ".join(bodies[p]) in text
+
+
+def test_hyphenated_line_ends_are_joined(tmp_path):
+    def draw(c):
+        lines_at(c, ["A retrieval system splits every document into small pas-",
+                     "sages and indexes them; the reader then answers from the best",
+                     "ones."], 60, 780)
+
+    doc = parse(canvas_pdf(tmp_path / "hyphen.pdf", [draw]))
+    assert [b.text for b in doc.blocks] == [(
+        "A retrieval system splits every document into small passages and indexes them; the reader then answers "
+        "from the best ones.")]
+
+
+def test_title_comes_from_pdf_metadata(tmp_path):
+    doc = parse(canvas_pdf(tmp_path / "t.pdf", [lambda c: lines_at(c, ["Some text."], 60, 780)], title="Annual Report"))
+    assert doc.title == "Annual Report"
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+def chart_image(width=300, height=180):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (width, height), "white")
+    d = ImageDraw.Draw(img)
+    for k, h in enumerate((60, 100, 140)):
+        d.rectangle([40 + 80 * k, height - 20 - h, 90 + 80 * k, height - 20], fill=(40, 90, 160))
+    return img
+
+
+def figure_pdf(path, caption="Figure 3: Revenue by year", labels=("Revenue", "2021", "2022", "2023")):
+    from reportlab.lib.utils import ImageReader
+
+    def draw(c):
+        lines_at(c, ["Revenue grew in each of the last three years, as the chart below shows."], 60, 780)
+        c.drawImage(ImageReader(chart_image()), 100, 500, width=300, height=180)  # top 162, bottom 342
+        c.setFont("Helvetica", 8)
+        for k, label in enumerate(labels):  # chart labels drawn as text over the picture
+            c.drawString(120 + 70 * k, 505, label)
+        if caption:
+            lines_at(c, [caption], 100, 485, size=9)
+        lines_at(c, ["The next section turns to costs."], 60, 440)
+
+    return canvas_pdf(path, [draw])
+
+
+def test_figure_block_with_caption_and_text_layer_labels(tmp_path):
+    doc = parse(figure_pdf(tmp_path / "fig.pdf"), options=ParseConfig(ocr="off"))
+    kinds = [b.kind for b in doc.blocks]
+    assert kinds == ["paragraph", "figure", "paragraph"]
+    fig = doc.blocks[1]
+    assert fig.figure.caption == "Figure 3: Revenue by year"
+    assert fig.figure.ocr_text == "Revenue 2021 2022 2023"  # the text layer inside the picture, not OCR
+    assert fig.text == "Figure 3: Revenue by year\nRevenue 2021 2022 2023"
+    assert fig.page == 1 and fig.bbox == pytest.approx((100, 162, 400, 342), abs=1)
+    assert len(fig.figure.image_sha) == 64
+    assert not any("2022" in b.text or "Figure 3" in b.text for b in doc.blocks if b.kind != "figure")
+
+
+def test_small_and_textless_pictures_are_not_figures(tmp_path):
+    doc = parse(figure_pdf(tmp_path / "fig.pdf", caption="", labels=()), options=ParseConfig(ocr="off"))
+    assert [b.kind for b in doc.blocks] == ["paragraph", "paragraph"]  # nothing to search for in the picture
+    doc = parse(figure_pdf(tmp_path / "fig2.pdf"), options=ParseConfig(ocr="off", min_figure_area=0.5))
+    assert "figure" not in [b.kind for b in doc.blocks]
+
+
+def test_figures_are_described_by_a_vision_model_once(tmp_path, monkeypatch):
+    from fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("DOCRAG_CACHE", str(tmp_path / "cache"))
+
+    class VisionServer(FakeOpenAI):
+        """Answers from the text parts of multimodal messages (the base server counts words in strings)."""
+
+        def respond(self, method, path, authorization, body):
+            if path == "/v1/chat/completions":
+                body = {**body, "messages": [{**m, "content": " ".join(
+                    p.get("text", "[image]") for p in m["content"])} for m in body["messages"]]}
+            return super().respond(method, path, authorization, body)
+
+    with VisionServer("vl-model") as server:
+        server.answer = lambda messages: "A bar chart of revenue rising from 2021 to 2023."
+        options = ParseConfig(ocr="off", vlm="openai:vl-model", vlm_base_url=server.base_url)
+        path = figure_pdf(tmp_path / "fig.pdf")
+        doc = parse(path, options=options)
+        fig = next(b for b in doc.blocks if b.kind == "figure")
+        assert fig.figure.description == "A bar chart of revenue rising from 2021 to 2023."
+        assert fig.text.endswith(fig.figure.description)
+        (body,) = server.bodies("/v1/chat/completions")
+        text_part, image_part = body["messages"][0]["content"]
+        assert "Figure 3: Revenue by year" in text_part["text"]
+        assert image_part["image_url"]["url"].startswith("data:image/png;base64,")
+        parse(path, options=options)
+        assert len(server.bodies("/v1/chat/completions")) == 1  # cached by image hash and model
+
+
+def test_an_unreachable_vision_model_costs_only_the_description(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCRAG_CACHE", str(tmp_path / "cache"))
+    options = ParseConfig(ocr="off", vlm="openai:vl", vlm_base_url="http://127.0.0.1:9/v1")
+    monkeypatch.setattr("docrag.http.JSONClient._wait", lambda *a: None)
+    doc = parse(figure_pdf(tmp_path / "fig.pdf"), options=options)
+    fig = next(b for b in doc.blocks if b.kind == "figure")
+    assert fig.figure.caption and not fig.figure.description
+
+
+# --- tables (pdf_tables is stubbed here; its own tests cover detection) -------------------------------
+
+@dataclass
+class FakeFound:
+    page: int
+    bbox: tuple
+    table: Table
+
+
+def grid_table(rows: list[list[str]]) -> Table:
+    cells = [TableCell(r, c, text) for r, row in enumerate(rows) for c, text in enumerate(row)]
+    return Table(cells, n_rows=len(rows), n_cols=len(rows[0]))
+
+
+@pytest.fixture
+def fake_tables(monkeypatch):
+    """Replace docrag.parse.pdf_tables with a stub whose tables the test sets."""
+    import docrag.parse
+
+    stub = types.SimpleNamespace(found=[], find_tables=None, continues=lambda prev, nxt: False,
+                                 merge=lambda prev, nxt: Table(prev.cells + [
+                                     TableCell(c.row + prev.n_rows - nxt.header_rows, c.col, c.text)
+                                     for c in nxt.cells if c.row >= nxt.header_rows],
+                                     prev.n_rows + nxt.n_rows - nxt.header_rows, prev.n_cols))
+    stub.find_tables = lambda path, pdf: list(stub.found)
+    monkeypatch.setitem(sys.modules, "docrag.parse.pdf_tables", stub)
+    monkeypatch.setattr(docrag.parse, "pdf_tables", stub, raising=False)
+    return stub
+
+
+def table_page(caption: str, rows: list[list[str]], top_text: str = "", bottom_text: str = ""):
+    def draw(c):
+        if top_text:
+            lines_at(c, [top_text], 60, 780, font="STSong-Light")
+        if caption:
+            lines_at(c, [caption], 60, 740, font="STSong-Light")
+        for r, row in enumerate(rows):  # table rows from y 720 down, 16 pt apart
+            for k, cell in enumerate(row):
+                lines_at(c, [cell], 60 + 150 * k, 720 - 16 * r, font="STSong-Light")
+        if bottom_text:
+            lines_at(c, [bottom_text], 60, 720 - 16 * len(rows) - 30, font="STSong-Light")
+    return draw
+
+
+ROWS = [["项目", "2021年", "2022年"], ["营业收入", "1,200", "1,500"], ["净利润", "300", "420"]]
+
+
+def test_table_lines_become_one_table_block_with_caption(tmp_path, fake_tables):
+    path = canvas_pdf(tmp_path / "table.pdf", [table_page("表2 主要财务数据", ROWS, "公司经营情况如下：", "数据来源：年报。")])
+    fake_tables.found = [FakeFound(0, (55, 110, 420, 160), grid_table(ROWS))]  # rows' boxes, below the caption
+    doc = parse(path)
+    assert [b.kind for b in doc.blocks] == ["paragraph", "table", "paragraph"]
+    table = doc.blocks[1]
+    assert table.table.caption == "表2 主要财务数据"
+    assert table.text == "表2 主要财务数据\n营业收入 | 2021年: 1,200 | 2022年: 1,500\n净利润 | 2021年: 300 | 2022年: 420"
+    assert table.page == 1 and table.bbox == (55, 110, 420, 160)
+    assert doc.blocks[0].text == "公司经营情况如下：" and doc.blocks[2].text == "数据来源：年报。"
+
+
+def test_a_table_continued_on_the_next_page_is_merged(tmp_path, fake_tables):
+    more = [["项目", "2021年", "2022年"], ["毛利", "500", "610"]]
+    path = canvas_pdf(tmp_path / "two.pdf", [table_page("表3 利润表", ROWS), table_page("续表", more)])
+    fake_tables.found = [FakeFound(0, (55, 110, 420, 160), grid_table(ROWS)),
+                         FakeFound(1, (55, 110, 420, 145), grid_table(more))]
+    fake_tables.continues = lambda prev, nxt: (prev.page, nxt.page) == (0, 1)
+    doc = parse(path)
+    (table,) = [b for b in doc.blocks if b.kind == "table"]
+    assert table.page == 1 and table.table.n_rows == 4 and table.table.caption == "表3 利润表"
+    assert table.text.endswith("毛利 | 2021年: 500 | 2022年: 610")
+    assert not any("续表" in b.text for b in doc.blocks)
+
+
+def test_tables_off_keeps_table_text_in_the_flow(tmp_path, fake_tables):
+    path = canvas_pdf(tmp_path / "table.pdf", [table_page("表2 主要财务数据", ROWS)])
+    fake_tables.found = [FakeFound(0, (55, 110, 420, 160), grid_table(ROWS))]
+    doc = parse(path, options=ParseConfig(tables=False))
+    assert "table" not in [b.kind for b in doc.blocks]
+    assert "营业收入 1,200 1,500" in " ".join(b.text for b in doc.blocks)
+
+
+@pytest.mark.parametrize("caption, kind", [
+    ("图3 2019-2021年营业收入", "figure"), ("图表 12：公司股权结构", "figure"), ("Figure 3: Revenue by segment", "figure"),
+    ("Fig. 3 Architecture", "figure"), ("表2 主要财务数据", "table"), ("续表", "table"), ("续上表", "table"),
+    ("Table 2: Selected data", "table"), ("TABLE 4", "table"), ("Table of Contents", None), ("图书馆", None),
+    ("Figures 3 and 4 show", None), ("表示公司的收入", None)])
+def test_caption_patterns(caption, kind):
+    from docrag.parse.figures import FIGURE_CAPTION, TABLE_CAPTION
+
+    found = "figure" if FIGURE_CAPTION.match(caption) else "table" if TABLE_CAPTION.match(caption) else None
+    assert found == kind
