@@ -46,6 +46,13 @@ class Recorded:
     body: Any
 
 
+def _text_of(content) -> str:
+    """A message's text: a string, or the text parts of a list of parts (vision messages carry images)."""
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
 class FakeOpenAI:
     def __init__(self, model: str = "fake-model", *, max_model_len: int = 4096, dim: int = 8):
         self.model = model
@@ -126,7 +133,7 @@ class FakeOpenAI:
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         if max_tokens is not None and len(pieces) > max_tokens:
             pieces, finish = pieces[:max_tokens], "length"
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        prompt_tokens = sum(len(_text_of(m["content"]).split()) for m in messages)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces),
                  "total_tokens": prompt_tokens + len(pieces),
                  "prompt_tokens_details": {"cached_tokens": self.cached_tokens}}

@@ -407,16 +407,7 @@ def test_figures_are_described_by_a_vision_model_once(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DOCRAG_CACHE", str(tmp_path / "cache"))
 
-    class VisionServer(FakeOpenAI):
-        """Answers from the text parts of multimodal messages (the base server counts words in strings)."""
-
-        def respond(self, method, path, authorization, body):
-            if path == "/v1/chat/completions":
-                body = {**body, "messages": [{**m, "content": " ".join(
-                    p.get("text", "[image]") for p in m["content"])} for m in body["messages"]]}
-            return super().respond(method, path, authorization, body)
-
-    with VisionServer("vl-model") as server:
+    with FakeOpenAI("vl-model") as server:
         server.answer = lambda messages: "A bar chart of revenue rising from 2021 to 2023."
         options = ParseConfig(ocr="off", vlm="openai:vl-model", vlm_base_url=server.base_url)
         path = figure_pdf(tmp_path / "fig.pdf")
