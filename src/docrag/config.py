@@ -74,7 +74,7 @@ class RetrieveConfig(_Section):
         "boost = rank its passages higher, filter = search only it (docrag.retrieve.routing)")
     route_weight: float = Field(2.0, ge=0, description="boost: RRF weight of the routed search against the global one")
     route_kinds: bool = Field(True, description="questions about amounts also search tables, about charts figures")
-    kind_weight: float = Field(1.0, ge=0, description="RRF weight of that table/figure search")
+    kind_weight: float = Field(2.0, ge=0, description="RRF weight of that table/figure search")
 
 
 class AnswerConfig(_Section):

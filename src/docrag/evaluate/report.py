@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 # (summary key, heading, higher is better) of the two tables; {k} expands to each cut-off
 RETRIEVAL = [("hit@{k}", "hit@{k}", True), ("recall@{k}", "recall@{k}", True),
-             ("answer_recall@{k}", "ans-recall@{k}", True), ("mrr", "MRR", True), ("ndcg@10", "nDCG@10", True),
+             ("answer_recall@{k}", "ans-recall@{k}", True), ("context_recall", "ctx-recall", True),
+             ("mrr", "MRR", True), ("ndcg@10", "nDCG@10", True),
              ("retrieve_ms_p50", "search p50 ms", False), ("retrieve_ms_p95", "search p95 ms", False)]
 ANSWER = [("em", "EM", True), ("f1", "F1", True), ("rouge1", "ROUGE-1", True), ("rouge2", "ROUGE-2", True),
           ("rougeL", "ROUGE-L", True), ("numeric", "numeric", True), ("answer_in_answer", "contains answer", True),

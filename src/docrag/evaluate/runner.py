@@ -155,9 +155,13 @@ def evaluate_variant(dataset: Dataset, index: Path, variant: Variant, ks: list[i
     try:
         for n, q in enumerate(questions, 1):
             t0 = time.perf_counter()
-            hits = idx.search(query_text(q), k=max(k_max, variant.config.answer.top_chunks))
+            top = variant.config.answer.top_chunks
+            hits = idx.search(query_text(q), k=max(k_max, top))
+            # graph mode appends the hits' tables, figures and neighbours after the ranked list: the answer's
+            # context is the top hits with their expansion, scored as "context recall"
+            context = idx.search(query_text(q), k=top) if variant.config.retrieve.mode == "graph" else hits[:top]
             t1 = time.perf_counter()
-            answer = idx.answer(q.question, hits[: variant.config.answer.top_chunks])
+            answer = idx.answer(q.question, context)
             t2 = time.perf_counter()
             rows.append(score_question(dataset, q, hits[:k_max], answer, ks, embedder,
                                        {"retrieve": t1 - t0, "answer": t2 - t1}))
@@ -175,6 +179,7 @@ def score_question(dataset: Dataset, q: Question, hits: list[Hit], answer: Answe
                    seconds: dict) -> dict:
     gold = gold_keys(dataset, q)
     ranked = hit_keys(dataset, hits)
+    context = hit_keys(dataset, answer.hits)  # what the answer was drawn from
     texts = [h.text for h in hits]
     faith, support = faithfulness(answer, embedder)
     row = {
@@ -182,6 +187,7 @@ def score_question(dataset: Dataset, q: Question, hits: list[Hit], answer: Answe
         "gold": sorted(map(str, gold)), "retrieved": [str(k) for k in dict.fromkeys(ranked)][: max(ks)],
         "answer": answer.text,
         "mrr": metrics.reciprocal_rank(ranked, gold, max(ks)),
+        "context_recall": metrics.recall_at_k(context, gold, len(context) or 1),
         "ndcg@10": metrics.ndcg_at_k(ranked, gold, 10),
         "em": metrics.exact_match(answer.plain_text, q.answers) if q.answers else None,
         "f1": metrics.f1(answer.plain_text, q.answers) if q.answers else None,
@@ -202,7 +208,7 @@ def score_question(dataset: Dataset, q: Question, hits: list[Hit], answer: Answe
 def summarize(rows: list[dict], ks: list[int]) -> dict:
     """Means over questions (skipping n/a values) and latency percentiles."""
     keys = [f"hit@{k}" for k in ks] + [f"recall@{k}" for k in ks] + [f"answer_recall@{k}" for k in ks] + [
-        "mrr", "ndcg@10", "em", "f1", "rouge1", "rouge2", "rougeL", "numeric", "answer_in_answer", "faithfulness",
+        "context_recall", "mrr", "ndcg@10", "em", "f1", "rouge1", "rouge2", "rougeL", "numeric", "answer_in_answer", "faithfulness",
         "citation_precision"]
     out = {"n": len(rows)}
     for key in keys:
