@@ -33,12 +33,15 @@ class DenseRetriever:
 
     def __init__(self, index: VectorIndex, embedder: Embedder):
         self.index, self.embedder = index, embedder
+        self._last: tuple[str, np.ndarray] | None = None  # routed searches ask the same query several times
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
         if len(self.index) == 0:
             return []
+        if self._last is None or self._last[0] != query:
+            self._last = (query, self.embedder.embed_query(query))
         mask = None if allowed is None else np.isin(self.index.chunk_ids, allowed)
-        ids, sims = self.index.search(self.embedder.embed_query(query), k, mask)
+        ids, sims = self.index.search(self._last[1], k, mask)
         return [(int(i), float(s)) for i, s in zip(ids, sims)]
 
 
