@@ -126,3 +126,22 @@ def test_one_configuration_per_toml_file(tmp_path):
     got = variants([], ["bm25", "dense"], Config.load(chunk__size=300))
     assert [(v.name, v.config.retrieve.mode, v.config.chunk.size) for v in got] == [("bm25", "bm25", 300),
                                                                                     ("dense", "dense", 300)]
+
+
+def test_each_configuration_is_evaluated_on_the_index_its_chunking_makes(tmp_path, sample_dir):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_dir, corpus)
+    (corpus / "qs.jsonl").write_text(json.dumps({"question": QUESTIONS[0].question, "answers": QUESTIONS[0].answers,
+                                                 "gold": [{"doc": "中国茶.html"}]}, ensure_ascii=False),
+                                     encoding="utf-8")
+    configs = []
+    for name, body in [("small", "[chunk]\nsize = 120\noverlap = 0\n"), ("small-bm25", "[chunk]\nsize = 120\n"
+                       "overlap = 0\n[retrieve]\nmode = \"bm25\"\n"), ("sentences", "[chunk]\nstrategy = "
+                       "\"sentence_window\"\n")]:
+        (tmp_path / f"{name}.toml").write_text(body, encoding="utf-8")
+        configs.append(tmp_path / f"{name}.toml")
+    data = evaluate(f"jsonl:{corpus / 'qs.jsonl'}", build=True, configs=configs, ks=[1], out=None, dense=False,
+                    cache=tmp_path / "cache")
+    small, small_bm25, sentences = (r["index"] for r in data["results"])
+    assert small == small_bm25 != sentences  # retrieval-only differences share an index
+    assert data["index"] == f"{small}, {sentences}"

@@ -35,26 +35,36 @@ def evaluate(dataset: str, index: str | Path | None = None, build: bool = False,
     except ValueError as e:
         raise DocragError(str(e)) from None
     base = Config.load()
-    build_info = None
-    if build:
-        index, build_info = build_index(ds, list(ds.corpus) + [Path(c) for c in corpus], base, cache / "indexes",
-                                           dense, progress)
-    elif index is None:
+    if not build and index is None:
         raise DocragError("give --index of an existing index, or --build to index the data set's corpus")
-    index = Path(index)
     if modes is None:
-        import docrag
+        if build:
+            has_vectors = dense
+        else:
+            import docrag
 
-        with docrag.Index.open(index) as idx:
-            has_vectors = idx.store.counts()["embedded"] > 0
+            with docrag.Index.open(index) as idx:
+                has_vectors = idx.store.counts()["embedded"] > 0
         modes = ["bm25", "dense", "hybrid"] if has_vectors else ["bm25"]
     ks = sorted(set(ks))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    results = []
+    results, indexes, builds = [], [], []
     for variant in variants(list(configs), modes, base):
-        results.append(evaluate_variant(ds, index, variant, ks, progress, limit))
+        # with --build each configuration gets the index its parse and chunk settings make (cached by
+        # content hash, so configurations that differ only in retrieval or answering share one)
+        if build:
+            path, info = build_index(ds, list(ds.corpus) + [Path(c) for c in corpus], variant.config,
+                                     cache / "indexes", dense, progress)
+            builds.append(info)
+        else:
+            path = Path(index)
+        indexes.append(str(path))
+        results.append({**evaluate_variant(ds, path, variant, ks, progress, limit), "index": str(path)})
         if results[-1]["interrupted"]:  # Ctrl-C: report what is finished, run nothing more
             break
+    index = ", ".join(dict.fromkeys(indexes))
+    build_info = {"seconds": sum(b["seconds"] for b in builds), "cached": all(b["cached"] for b in builds)} \
+        if builds else None
     data = {"dataset": ds.name, "spec": dataset, "gold_level": ds.gold_level, "n_questions": len(ds.questions),
             "notes": ds.notes, "index": str(index), "build": build_info, "ks": ks, "started": started,
             "results": results}
