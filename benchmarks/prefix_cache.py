@@ -32,7 +32,8 @@ QUESTIONS = 10
 
 def long_system(template, examples: list[dict]) -> str:
     """The template's rules followed by worked examples: passage, question, cited answer."""
-    shots = [f"示例 {i}：\n参考资料：\n[1] {p['id']}.txt\n{p['context'][:CONTEXT_CHARS]}\n\n问题：{p['qas'][0]['question']}\n"
+    shots = [f"示例 {i}：\n参考资料：\n[1] {p['id']}.txt\n{p['context'][:CONTEXT_CHARS]}\n\n"
+             f"问题：{p['qas'][0]['question']}\n"
              f"回答：{p['qas'][0]['answers'][0]['text']} [1]" for i, p in enumerate(examples, 1)]
     return template.system + "\n\n" + "\n\n".join(shots)
 

@@ -50,9 +50,8 @@ def omnidocbench() -> dict:
             into["cell_f1"].append(cell_f1(html, row["html"]).f1)
         per_table.append({"image": row["image"], "teds": scores["teds"][-1], "teds_struct": scores["teds_struct"][-1],
                           "cell_f1": scores["cell_f1"][-1], "baseline_teds": baseline["teds"][-1]})
-    mean = lambda values: float(np.mean(values))
-    return {"tables": len(rows), "table_from_ocr": {k: mean(v) for k, v in scores.items()},
-            "baseline_one_column": {k: mean(v) for k, v in baseline.items()}, "per_table": per_table}
+    return {"tables": len(rows), "table_from_ocr": {k: float(np.mean(v)) for k, v in scores.items()},
+            "baseline_one_column": {k: float(np.mean(v)) for k, v in baseline.items()}, "per_table": per_table}
 
 
 def _plumber_lookup(rows: list[list[str | None]], row_label: str, column: str) -> str | None:

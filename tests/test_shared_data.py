@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import shared_data
 
 import docrag
-from conftest import shared_data
 
 
 @pytest.mark.slow

@@ -428,7 +428,8 @@ class Index:
         return Decoding(**{**base, **(overrides or {})})
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None, *, llm: str | LLM | None = None,
-            decoding: Decoding | dict | None = None, prefix_cache: bool | None = None, rerank: str | Reranker | None = None,
+            decoding: Decoding | dict | None = None, prefix_cache: bool | None = None,
+            rerank: str | Reranker | None = None,
             on_token: OnToken | None = None, path_glob: str | None = None,
             file_types: list[str] | None = None) -> Answer:
         """Answer a question from the indexed documents, with numbered citations.

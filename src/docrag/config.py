@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from docrag.errors import ConfigError
@@ -152,7 +152,8 @@ class Config(_Section):
             raise ConfigError(f"{where}invalid configuration: {_short(e)}") from None
 
 
-_SECTIONS = {"parse": ParseConfig, "chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig, "answer": AnswerConfig,
+_SECTIONS = {"parse": ParseConfig, "chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig,
+             "answer": AnswerConfig,
              "rerank": RerankConfig, "generate": GenerateConfig}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-
 BBox = tuple[float, float, float, float]  # x0, top, x1, bottom in PDF points, origin at the page's top left
 
 

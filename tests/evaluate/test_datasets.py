@@ -9,8 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_data
+
 from docrag.evaluate import datasets
 from docrag.evaluate.datasets import FORMATS, Gold, detect_format, load_dataset
 

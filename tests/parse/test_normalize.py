@@ -6,7 +6,6 @@ import pytest
 
 from docrag.parse.normalize import normalize, paragraphs, unwrap
 
-
 # --- characters ---------------------------------------------------------------------------------
 
 def test_fullwidth_letters_and_digits_become_halfwidth():

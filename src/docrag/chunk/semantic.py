@@ -51,7 +51,8 @@ class SemanticSplitter(Splitter):
         return self._embedder
 
     def signature(self) -> str:
-        return f"{super().signature()}:threshold={self.threshold}:embedder={self._embedder_name or self.embedder().name}"
+        embedder = self._embedder_name or self.embedder().name
+        return f"{super().signature()}:threshold={self.threshold}:embedder={embedder}"
 
     def split_runs(self, dt: DocText, runs: list[list[Segment]]) -> list[list[Draft]]:
         units = [self.sentence_units(dt, run) for run in runs]

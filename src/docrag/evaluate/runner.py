@@ -208,7 +208,8 @@ def score_question(dataset: Dataset, q: Question, hits: list[Hit], answer: Answe
 def summarize(rows: list[dict], ks: list[int]) -> dict:
     """Means over questions (skipping n/a values) and latency percentiles."""
     keys = [f"hit@{k}" for k in ks] + [f"recall@{k}" for k in ks] + [f"answer_recall@{k}" for k in ks] + [
-        "context_recall", "mrr", "ndcg@10", "em", "f1", "rouge1", "rouge2", "rougeL", "numeric", "answer_in_answer", "faithfulness",
+        "context_recall", "mrr", "ndcg@10", "em", "f1", "rouge1", "rouge2", "rougeL", "numeric", "answer_in_answer",
+        "faithfulness",
         "citation_precision"]
     out = {"n": len(rows)}
     for key in keys:

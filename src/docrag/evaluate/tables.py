@@ -252,5 +252,10 @@ def lookup(table: Table, row_contains: str, column_contains: str) -> str | None:
 
 def same_value(found: str | None, expected: str) -> bool:
     """Equal as printed numbers: currency signs and spaces do not count ("$ 5,363" == "5,363")."""
-    strip = lambda text: re.sub(r"[\s$€£¥]", "", normalise_cell(text))
-    return found is not None and strip(found) == strip(expected)
+    if found is None:
+        return False
+    return _bare_number(found) == _bare_number(expected)
+
+
+def _bare_number(text: str) -> str:
+    return re.sub(r"[\s$€£¥]", "", normalise_cell(text))

@@ -83,7 +83,8 @@ class TransformersLLM(LLM):
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as e:
-            raise BackendError("transformers backend needs the [llm] extra: pip install torch==2.13.0 transformers") from e
+            raise BackendError("transformers backend needs the [llm] extra: "
+                               "pip install torch==2.13.0 transformers") from e
         self.name = f"transformers:{path}"
         if not (Path(path) / "config.json").is_file():
             raise BackendError(f"{self.name}: not a Hugging Face model directory (no config.json in {path})")
@@ -110,7 +111,8 @@ class TransformersLLM(LLM):
         if eos is None:
             eos = self.tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids, default=None)
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else min(self.eos_ids, default=None)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)

@@ -8,10 +8,11 @@ holds the numbered passages, then the question.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import tomllib
 
 from docrag.errors import ConfigError
 from docrag.generate.base import Message

@@ -14,6 +14,7 @@ import zlib
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
 import numpy as np
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,8 @@ NEARBY_WINDOW = 3  # "如下表" / "the table below" looks this many chunks ahea
 MEDIA_KINDS = ("table", "figure")
 CAPTION_LINES = 3  # a table/figure chunk without extra["caption"] may carry its caption in one of its first lines
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}
 _NUMBER = r"\d+(?:[-.–—－]\d+)*"
 _CN_NUMBER = "[零〇一二两三四五六七八九十]+"
 # characters before 表/图 that make another word: 代表 (represent), 列表 (list), 发表, 意图 (intent), 企图, 试图, 仪表

@@ -250,7 +250,8 @@ class Store:
         if not ids:
             return []
         q = ("SELECT s.id, t.id, e.kind FROM chunks s JOIN edges e ON e.doc_id = s.doc_id AND e.src = s.ordinal"
-             " JOIN chunks t ON t.doc_id = e.doc_id AND t.ordinal = e.dst WHERE s.id IN (%s)" % ",".join("?" * len(ids)))
+             " JOIN chunks t ON t.doc_id = e.doc_id AND t.ordinal = e.dst WHERE s.id IN (%s)"
+             % ",".join("?" * len(ids)))
         args: list = list(ids)
         kinds = list(kinds or [])
         if kinds:
@@ -267,7 +268,8 @@ class Store:
         """The next ``limit`` chunks without a vector, by id (``after_id`` lets a loop resume its scan)."""
         return self.db.execute(
             "SELECT c.id, c.text FROM chunks c LEFT JOIN embeddings e ON e.chunk_id = c.id"
-            " WHERE e.chunk_id IS NULL AND c.kind != 'parent' AND c.id > ? ORDER BY c.id LIMIT ?", (after_id, limit)).fetchall()
+            " WHERE e.chunk_id IS NULL AND c.kind != 'parent' AND c.id > ? ORDER BY c.id LIMIT ?",
+            (after_id, limit)).fetchall()
 
     def put_embeddings(self, ids: list[int], vectors: np.ndarray) -> None:
         """One checkpoint: a batch of vectors (stored as float16) commits as a unit. Vectors of

@@ -92,7 +92,8 @@ _WANTS_TABLE = re.compile(
     r"billions?|thousands?|percent)|calculate|compute|round to|balance sheet|income statement|cash ?flows? statement|"
     r"statement of (?:cash|operations|income|financial)|\btable\b|多少|金额|数额|比例|比率|占比|增长率|毛利率|"
     r"净利润|营业收入|资产负债表|利润表|现金流量表|财务报表|列表|表格|表\s*\d", re.I)
-_WANTS_FIGURE = re.compile(r"\bchart\b|\bgraph\b|\bfigure\b|\bfig\.|\bplot\b|\bdiagram\b|图|走势|趋势图|曲线|示意", re.I)
+_WANTS_FIGURE = re.compile(r"\bchart\b|\bgraph\b|\bfigure\b|\bfig\.|\bplot\b|\bdiagram\b|"
+                           r"图|走势|趋势图|曲线|示意", re.I)
 
 
 def wanted_kinds(question: str) -> list[str]:
