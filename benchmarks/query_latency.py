@@ -12,7 +12,6 @@ import argparse
 import time
 
 import numpy as np
-
 from common import WORK, cmrc, need, save, table
 
 

@@ -16,8 +16,9 @@ from rich.console import Console
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import docrag  # noqa: E402
 from make_docs import markdown_to_pdf  # noqa: E402
+
+import docrag  # noqa: E402
 
 console = Console(soft_wrap=True)
 
