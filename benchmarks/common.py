@@ -56,6 +56,18 @@ def cmrc_files() -> Path:
     return out
 
 
+def bare_text_pages(pdf) -> int:
+    """The floor of PDF parsing: pypdfium2's text of every page of an open PdfDocument, nothing else.
+    Returns the page count."""
+    for i in range(len(pdf)):
+        page = pdf[i]
+        textpage = page.get_textpage()
+        textpage.get_text_range()
+        textpage.close()
+        page.close()
+    return len(pdf)
+
+
 def run_child(cmd: list[str], env: dict | None = None) -> dict:
     """Run a command; wall seconds, peak RSS (MiB) and exit code of that child alone."""
     t0 = time.perf_counter()

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHARED, need, save, table
+from common import SHARED, bare_text_pages, need, save, table
 
 CONFIGS = {
     "text": {"tables": False, "ocr": "off"},
@@ -45,13 +45,7 @@ def floor(path: Path) -> int:
 
     pdf = pdfium.PdfDocument(str(path))
     try:
-        for i in range(len(pdf)):
-            page = pdf[i]
-            textpage = page.get_textpage()
-            textpage.get_text_range()
-            textpage.close()
-            page.close()
-        return len(pdf)
+        return bare_text_pages(pdf)
     finally:
         pdf.close()
 

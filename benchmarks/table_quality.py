@@ -18,7 +18,7 @@ import json
 import time
 
 import numpy as np
-from common import ROOT, SHARED, need, save, table
+from common import ROOT, SHARED, bare_text_pages, need, save, table
 
 CELLS = ROOT / "tests" / "parse" / "data" / "financebench_cells.json"
 
@@ -122,12 +122,7 @@ def speed(n_pdfs: int) -> dict:
     for path in files:
         pdf = pdfium.PdfDocument(str(path))
         t0 = time.perf_counter()
-        for i in range(len(pdf)):
-            page = pdf[i]
-            textpage = page.get_textpage()
-            textpage.get_text_range()
-            textpage.close()
-            page.close()
+        bare_text_pages(pdf)
         bare += time.perf_counter() - t0
         t0 = time.perf_counter()
         tables += len(find_tables(path, pdf))

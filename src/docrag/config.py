@@ -11,6 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from docrag.errors import ConfigError
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's contents; a missing or invalid file is a ConfigError naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -135,13 +145,7 @@ class Config(_Section):
         if path is None and Path("docrag.toml").is_file():
             path = "docrag.toml"
         if path is not None:
-            p = Path(path)
-            try:
-                data = tomllib.loads(p.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise ConfigError(f"{p}: config file not found") from None
-            except tomllib.TOMLDecodeError as e:
-                raise ConfigError(f"{p}: invalid TOML: {e}") from None
+            data = read_toml(Path(path), "config file")
         for key, value in overrides.items():
             section, field = _resolve_key(key)
             data.setdefault(section, {})[field] = value

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import tomllib
-
+from docrag.config import read_toml
 from docrag.errors import ConfigError
 from docrag.generate.base import Message
 from docrag.types import Hit
@@ -57,12 +56,7 @@ def detect_language(text: str) -> str:
 def load_template(language: str, path: str | None = None) -> Template:
     """The bundled template for a language, or the TOML file at ``path``."""
     file = Path(path) if path else TEMPLATES / f"answer.{language}.toml"
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: prompt template not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{file}: invalid TOML: {e}") from None
+    data = read_toml(file, "prompt template")
     missing = [f for f in _FIELDS if f not in data]
     if missing:
         raise ConfigError(f"{file}: prompt template lacks {', '.join(missing)}")
