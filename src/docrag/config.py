@@ -83,7 +83,9 @@ class RetrieveConfig(_Section):
         "boost", description="questions that name a document (company, year, product in its file name): "
         "boost = rank its passages higher, filter = search only it (docrag.retrieve.routing)")
     route_weight: float = Field(2.0, ge=0, description="boost: RRF weight of the routed search against the global one")
-    route_kinds: bool = Field(True, description="questions about amounts also search tables, about charts figures")
+    route_kinds: bool = Field(
+        False, description="questions about amounts also search tables, about charts figures (helps FinanceBench, "
+        "hurts the Chinese prospectus set where 多少 asks for anything: see docs/benchmarks.md)")
     kind_weight: float = Field(2.0, ge=0, description="RRF weight of that table/figure search")
 
 

@@ -5,7 +5,7 @@ from docrag.retrieve.routing import DocRouter, profile_terms, wanted_kinds
 
 DOCS = {f"/r/{name}": {"title": title} for name, title in [
     ("3M_2018_10K.pdf", "Form 10-K"), ("3M_2022_10K.pdf", "Form 10-K"), ("BESTBUY_2023_10K.pdf", "Form 10-K"),
-    ("MGMRESORTS_2022Q4_EARNINGS.pdf", "er"), ("PFIZER_2021_10K.pdf", ""), ("贵州茅台_2021_年报.pdf", ""),
+    ("MGMRESORTS_2022Q4_EARNINGS.pdf", "er"), ("PFIZER_2021_10K.pdf", ""), ("贵州茅台_2021_年报.pdf", ""), ("江苏爱康太阳能科技股份有限公司.PDF", ""),
     ("scan0001.pdf", "Netflix Annual Report 2017"), ("notes.md", "")]}
 
 
@@ -25,6 +25,8 @@ def test_profile_terms_come_from_the_file_name_and_drop_document_types_and_perio
     ("Which region had the worst performance for MGM during FY2022?", ["/r/MGMRESORTS_2022Q4_EARNINGS.pdf"]),
     ("Did Pfizer grow its PPNE between FY20 and FY21?", ["/r/PFIZER_2021_10K.pdf"]),
     ("贵州茅台2021年的营业收入是多少？", ["/r/贵州茅台_2021_年报.pdf"]),
+    ("江苏爱康太阳能公司有哪些控股子公司？", ["/r/江苏爱康太阳能科技股份有限公司.PDF"]),
+    ("江苏省有哪些光伏企业？", []),  # three characters of a name are not enough
     ("What drove net sales growth?", []),  # "net" is not Netflix, "sales" names nothing
 ])
 def test_route(question, expected):
@@ -45,7 +47,7 @@ def test_a_question_naming_a_file_ranks_its_passages_first(tmp_path):
     (tmp_path / "ACME_2020_report.md").write_text("# Revenue\n\nRevenue grew because of strong sales.\n", encoding="utf-8")
     (tmp_path / "GLOBEX_2020_report.md").write_text("# Revenue\n\nRevenue grew because of strong sales in Asia.\n",
                                                     encoding="utf-8")
-    with docrag.Index.open(tmp_path / "idx", create=True, dense=False) as idx:
+    with docrag.Index.open(tmp_path / "idx", create=True, dense=False, route_kinds=True) as idx:
         idx.add(tmp_path)
         assert idx.search("Why did Acme's revenue grow?", k=1)[0].doc_path.endswith("ACME_2020_report.md")
         assert idx.search("Why did Globex's revenue grow?", k=1)[0].doc_path.endswith("GLOBEX_2020_report.md")

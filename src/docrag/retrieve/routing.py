@@ -8,7 +8,8 @@ Each document gets a profile of *entity* terms (words of its file name, e.g. ``3
 ``贵州茅台``; of its title only when the file name has none, as titles in PDF metadata are often
 boilerplate such as "Form 10-K") and *period* terms (years). A question routes to the documents whose entity terms
 it contains (substring match on the question with spaces removed, so "Best Buy" finds ``BESTBUY``; an
-acronym in capitals that starts a term also counts, so "MGM" finds ``MGMRESORTS``), weighted by how rare the
+acronym in capitals that starts a term also counts, so "MGM" finds ``MGMRESORTS``, and so does the start of
+a Chinese name, so "江苏爱康" finds ``江苏爱康太阳能科技股份有限公司``), weighted by how rare the
 term is among documents; among the best, those whose year the question names are kept when there are any.
 """
 
@@ -54,6 +55,16 @@ def profile_terms(path: str, title: str = "") -> tuple[set[str], set[int]]:
     return entities, years
 
 
+_MIN_SHORT_NAME = 4  # "江苏爱康" names 江苏爱康太阳能科技股份有限公司; 2-3 characters are too ambiguous
+
+
+def _short_name_in(term: str, question: str) -> bool:
+    """A Chinese name is usually cited by its start: the question holds a prefix of >= 4 characters."""
+    if term.isascii() or len(term) <= _MIN_SHORT_NAME:
+        return False
+    return any(term[:n] in question for n in range(len(term) - 1, _MIN_SHORT_NAME - 1, -1))
+
+
 class DocRouter:
     def __init__(self, docs: dict[str, dict]):
         """``docs``: document path -> metadata with at least "title" (see Store.doc_meta)."""
@@ -72,7 +83,8 @@ class DocRouter:
         acronyms = {a.lower() for a in _ACRONYM.findall(question)}
         scores = {}
         for path, (entities, _) in self.profiles.items():
-            score = sum(self.idf[t] for t in entities if t in squashed or any(t.startswith(a) for a in acronyms))
+            score = sum(self.idf[t] for t in entities
+                        if t in squashed or any(t.startswith(a) for a in acronyms) or _short_name_in(t, squashed))
             if score > 0:
                 scores[path] = score
         if not scores:
