@@ -38,6 +38,11 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/ingest_news.py
 	$(PY) benchmarks/build_eval_index.py --resume
 	$(PY) benchmarks/query_latency.py
+	$(PY) benchmarks/pdf_speed.py
+	$(PY) benchmarks/table_quality.py
+	$(PY) benchmarks/prefix_cache.py --repeats 3 --threads 1
+	$(PY) benchmarks/rerank_overhead.py
+	$(PY) benchmarks/ask_latency.py --repeats 3
 	bash benchmarks/eval_baselines.sh
 
 clean:

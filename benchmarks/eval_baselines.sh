@@ -18,3 +18,12 @@ $DOCRAG eval "prospectus:$D/prospectus_qa_zh/dev.yaml" --build --out "$OUT/eval-
 # FinanceBench: 52 10-K/10-Q PDFs (~5,900 pages) in one index, page-level gold; BM25 only
 # (dense embedding of ~18M characters would take hours on 2 cores)
 $DOCRAG eval "financebench:$D/financebench" --build --no-dense --out "$OUT/eval-financebench"
+
+# Structure in retrieval: flat text vs routing vs structured tables vs graph expansion (BM25; one index per
+# parse setting, cached)
+FB=benchmarks/configs/financebench
+$DOCRAG eval "financebench:$D/financebench" --build --no-dense --config $FB/flat.toml --config $FB/flat-route.toml \
+    --config $FB/structured.toml --config $FB/graph.toml --out "$OUT/eval-financebench-structure"
+PR=benchmarks/configs/prospectus
+$DOCRAG eval "prospectus:$D/prospectus_qa_zh/dev.yaml" --build --no-dense --config $PR/flat.toml \
+    --config $PR/structured.toml --config $PR/graph.toml --out "$OUT/eval-prospectus-structure"
