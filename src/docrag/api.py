@@ -457,9 +457,13 @@ class Index:
                 on_token(answer.text)
         else:
             model = spec if isinstance(spec, LLM) else self.llm(spec, prefix_cache)
+            loaded = time.perf_counter()  # loading a model (first use) is not generating
             g = self.config.generate
             answerer = LLMAnswerer(model, self.analyzer, self.decoding(decoding), g.language, g.template)
             answer = answerer.answer(question, hits, on_token)
+            if loaded - t0 > 0.05:
+                answer.timings["load_model"] = loaded - t0
+            t0 = loaded
         answer.timings = {**answer.timings, "generate": time.perf_counter() - t0}
         return answer
 

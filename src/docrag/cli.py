@@ -154,8 +154,8 @@ def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(No
     for note in answer.notes:
         err.print(f"note: {note}", highlight=False)
     if timings:
-        parts = [f"{name} {answer.timings[name] * 1000:.0f} ms" for name in ("retrieve", "rerank", "generate")
-                 if name in answer.timings]
+        parts = [f"{name.replace('_', ' ')} {answer.timings[name] * 1000:.0f} ms"
+                 for name in ("retrieve", "rerank", "load_model", "generate") if name in answer.timings]
         if "first_token" in answer.timings:
             parts.append(f"(first token {answer.timings['first_token'] * 1000:.0f} ms)")
         if answer.usage:
@@ -242,6 +242,8 @@ def _snippet(text: str, limit: int = 240) -> str:
 
 
 def main() -> None:
+    # model loading progress bars (transformers, huggingface_hub) would interleave with the answer
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app()
     except DocragError as e:
