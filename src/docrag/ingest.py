@@ -122,12 +122,16 @@ def ingest_files(store: Store, splitter: Splitter, files: list[Path], max_bytes:
                  progress: Progress | None = None, options: ParseConfig | None = None) -> list[FileResult]:
     known = store.docs()
     chunk_sig = splitter.signature()
+    signatures: dict[str, str] = {}  # by file extension
     results: list[FileResult] = []
     while len(results) < len(files):
         deadline = time.monotonic() + BATCH_SECONDS
         with store.transaction():
             for path in files[len(results):len(results) + BATCH_FILES]:
-                sig = f"{chunk_sig}|{parser_signature(path, options)}"
+                ext = path.suffix.lower()
+                if ext not in signatures:
+                    signatures[ext] = f"{chunk_sig}|{parser_signature(path, options)}"
+                sig = signatures[ext]
                 results.append(_ingest_one(store, splitter, sig, known.get(str(path)), path, max_bytes, options))
                 if progress:
                     progress("parse", len(results), len(files))

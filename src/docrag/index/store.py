@@ -82,6 +82,9 @@ class DocRecord:
 
 
 def _json(value) -> str:
+    # most chunks have no extra data and no section: skip the encoder for those (thousands per ingest)
+    if not value:
+        return "[]" if isinstance(value, (list, tuple)) else "{}"
     return json.dumps(value, ensure_ascii=False)
 
 
