@@ -69,24 +69,23 @@ class DocRouter:
     def __init__(self, docs: dict[str, dict]):
         """``docs``: document path -> metadata with at least "title" (see Store.doc_meta)."""
         self.profiles = {path: profile_terms(path, meta.get("title", "")) for path, meta in docs.items()}
-        df: dict[str, int] = {}
-        for entities, _ in self.profiles.values():
+        self.docs_of: dict[str, list[str]] = {}  # entity term -> documents: a query checks each term once
+        for path, (entities, _) in self.profiles.items():
             for term in entities:
-                df[term] = df.get(term, 0) + 1
+                self.docs_of.setdefault(term, []).append(path)
         n = max(len(self.profiles), 1)
-        self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
+        self.idf = {term: math.log(1 + n / len(paths)) for term, paths in self.docs_of.items()}
 
     def route(self, question: str) -> list[str]:
         """Documents the question names (best match, preferring the years it names); [] when it names none."""
         q = question.lower()
         squashed = re.sub(r"[\s\-_'’.,]+", "", q)
         acronyms = {a.lower() for a in _ACRONYM.findall(question)}
-        scores = {}
-        for path, (entities, _) in self.profiles.items():
-            score = sum(self.idf[t] for t in entities
-                        if t in squashed or any(t.startswith(a) for a in acronyms) or _short_name_in(t, squashed))
-            if score > 0:
-                scores[path] = score
+        scores: dict[str, float] = {}
+        for t, paths in self.docs_of.items():
+            if t in squashed or any(t.startswith(a) for a in acronyms) or _short_name_in(t, squashed):
+                for path in paths:
+                    scores[path] = scores.get(path, 0.0) + self.idf[t]
         if not scores:
             return []
         best = max(scores.values())
