@@ -55,6 +55,7 @@ def test_ask_with_an_openai_compatible_server_streams_and_times_stages(index):
         assert "龙井茶产于杭州西湖[1]，见。" in r.stdout  # [8] was not given: dropped, and said so
         assert "[1] " in r.stdout and "中国茶.html" in r.stdout and "[8]" in r.stderr
         assert "timings: retrieve" in r.stdout and "generate" in r.stdout and "first token" in r.stdout
+        assert "load model" in r.stdout  # the backend is created on first use and timed apart
         (body,) = server.bodies("/v1/chat/completions")
         assert body["stream"] is True and body["max_tokens"] == 64 and body["model"] == "qwen-test"
         assert body["messages"][0]["role"] == "system" and "问题：龙井茶产自哪里？" in body["messages"][1]["content"]

@@ -456,12 +456,13 @@ class Index:
             if on_token and answer.text:
                 on_token(answer.text)
         else:
+            cached = len(self._llms)
             model = spec if isinstance(spec, LLM) else self.llm(spec, prefix_cache)
             loaded = time.perf_counter()  # loading a model (first use) is not generating
             g = self.config.generate
             answerer = LLMAnswerer(model, self.analyzer, self.decoding(decoding), g.language, g.template)
             answer = answerer.answer(question, hits, on_token)
-            if loaded - t0 > 0.05:
+            if len(self._llms) > cached:
                 answer.timings["load_model"] = loaded - t0
             t0 = loaded
         answer.timings = {**answer.timings, "generate": time.perf_counter() - t0}

@@ -78,6 +78,7 @@ def test_index_ask_with_an_llm_streams_and_times_every_stage(bm25_index):
     assert "".join(pieces) == "融合[1]。" and ans.text == "融合[1]。"
     assert ans.citations[0].doc_path == ans.hits[0].doc_path
     assert {"retrieve", "generate", "first_token"} <= set(ans.timings) and "rerank" not in ans.timings
+    assert "load_model" not in ans.timings  # a model object passed in is not loaded here
     assert llm.decodings[0].strategy == "sample" and llm.decodings[0].seed == 7
     with pytest.raises(ConfigError, match="unknown decoding option"):
         bm25_index.ask("融合", llm=llm, decoding={"beams": 3})
