@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import numpy as np
 import openai
@@ -49,11 +48,15 @@ def test_retries_then_succeeds(fake_openai):
     assert len(fake_openai.requests) == 3
 
 
-def test_retry_after_is_honoured_over_backoff(fake_openai):
+def test_retry_after_is_honoured_over_backoff(fake_openai, monkeypatch):
+    delays = []
+    original = JSONClient.retry_delay
+    monkeypatch.setattr(JSONClient, "retry_delay", lambda self, *a: delays.append(original(self, *a)) or delays[-1])
     fake_openai.fail.append(429)  # with Retry-After: 0
-    start = time.perf_counter()
-    client(fake_openai, backoff=30).get("/models")
-    assert time.perf_counter() - start < 1
+    slow = client(fake_openai, backoff=30)
+    slow.get("/models")
+    assert delays == [0.0]  # the server's 0 s, not the 30 s backoff
+    assert slow.retry_delay(2, None) == 120.0  # without Retry-After: backoff * 2**attempt
 
 
 def test_rate_limited_after_retries(fake_openai):

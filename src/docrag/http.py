@@ -111,9 +111,12 @@ class JSONClient:
                                 f"{_excerpt(response.text)}", response.status_code) from None
 
     def _wait(self, attempt: int, response: httpx.Response | None) -> None:
-        delay = self.backoff * 2 ** attempt
+        time.sleep(self.retry_delay(attempt, response))
+
+    def retry_delay(self, attempt: int, response: httpx.Response | None) -> float:
+        """Seconds before retry ``attempt`` + 1: the server's Retry-After (capped), else exponential backoff."""
         retry_after = _retry_after(response.headers.get("retry-after")) if response is not None else None
-        time.sleep(min(retry_after, RETRY_AFTER_CAP) if retry_after is not None else delay)
+        return min(retry_after, RETRY_AFTER_CAP) if retry_after is not None else self.backoff * 2 ** attempt
 
     def _status_error(self, url: str, response: httpx.Response, attempts: int) -> HTTPError:
         status = response.status_code
