@@ -369,6 +369,9 @@ class Index:
         """Search, and also search the documents the question names and the kind of content it asks for
         (tables for amounts, figures for charts), fusing the lists by RRF (config retrieve.route*)."""
         r = self.config.retrieve
+        # every list is searched as deep as retrieve.candidates whatever n is: a passage ranked low in
+        # two lists can outrank one ranked high in one, so cutting the lists at n made the top n depend on n
+        depth = max(n, r.candidates)
         scope = allowed
         lists, weights = [], []
         routed = self.router().route(query) if r.route != "off" else []
@@ -376,20 +379,20 @@ class Index:
             scope = self.store.chunk_ids_of_documents(routed)
             if allowed is not None:
                 scope = np.intersect1d(scope, allowed)
-            lists.append(retriever.search(query, n, scope))
+            lists.append(retriever.search(query, depth, scope))
             weights.append(r.route_weight)
         if r.route != "filter" or not routed:
-            lists.append(retriever.search(query, n, allowed))
+            lists.append(retriever.search(query, depth, allowed))
             weights.append(1.0)
         kinds = wanted_kinds(query) if r.route_kinds else []
         if kinds:
             of_kind = self.store.chunk_ids_of_kinds(kinds)
             of_kind = of_kind if scope is None else np.intersect1d(of_kind, scope)
             if len(of_kind):
-                lists.append(retriever.search(query, n, of_kind))
+                lists.append(retriever.search(query, depth, of_kind))
                 weights.append(r.kind_weight)
         if len(lists) == 1:
-            return lists[0]
+            return lists[0][:n]
         return reciprocal_rank_fusion(lists, r.rrf_k, weights)[:n]
 
     def reranker(self, spec: str | Reranker | None = None) -> Reranker | None:

@@ -54,3 +54,26 @@ def test_a_question_naming_a_file_ranks_its_passages_first(tmp_path):
         only = idx.search("Why did Acme's revenue grow?", k=5, rerank="none")
         with docrag.Index.open(tmp_path / "idx", route="filter") as filtered:
             assert {h.doc_path for h in filtered.search("Why did Acme's revenue grow?", k=5)} == {only[0].doc_path}
+
+
+def test_the_top_hits_do_not_depend_on_how_many_are_asked_for(tmp_path):
+    # routed, global and table lists are fused by RRF: cutting each list at k before fusing used to let a
+    # passage ranked 3rd in two lists drop out of the top 1 that it wins with deeper lists
+    import random
+
+    rng = random.Random(7)
+    words = "revenue cash income margin debt assets sales growth tax inventory".split()
+    for company in ("ACME", "GLOBEX", "INITECH"):
+        lines = [f"# {company} report"]
+        for n in range(12):
+            lines.append(" ".join(rng.choices(words, k=12)) + ".")
+            lines.append("| item | 2020 |\n|---|---|\n| " + " ".join(rng.choices(words, k=3)) + f" | {n} |")
+        (tmp_path / f"{company}_2020_report.md").write_text("\n\n".join(lines), encoding="utf-8")
+    with docrag.Index.open(tmp_path / "idx", create=True, dense=False, route_kinds=True) as idx:
+        idx.add(tmp_path)
+        for company in ("Acme", "Globex", "Initech"):
+            for word in words:
+                q = f"How much {word} and cash did {company} have?"
+                deep = [h.chunk_id for h in idx.search(q, k=40)]
+                for k in (1, 2, 3):
+                    assert [h.chunk_id for h in idx.search(q, k=k)] == deep[:k], (q, k)
