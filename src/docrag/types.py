@@ -80,10 +80,30 @@ class Table:
         return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>" if head else \
             f"<table><tbody>{body}</tbody></table>"
 
+    def shared_header(self) -> str:
+        """The words every value column's header starts with ("Year Ended December 31" of "Year Ended
+        December 31, 2018" and "..., 2017"), when each header has more after them."""
+        heads = [h.split() for h in self.column_headers()[1:]]
+        if len(heads) < 2 or not all(heads):
+            return ""
+        n = 0
+        while all(len(h) > n + 1 and h[n] == heads[0][n] for h in heads):
+            n += 1
+        return " ".join(heads[0][:n]).rstrip(",:;，：")
+
+    def title_lines(self) -> list[str]:
+        """What names the table above its rows: the caption and the shared header."""
+        return [line for line in (self.caption, self.shared_header()) if line]
+
     def row_sentences(self) -> list[str]:
         """One line per body row for retrieval, each value next to its column header:
-        "Purchases of property, plant and equipment | 2018: (1,577) | 2017: (1,373)"."""
+        "Purchases of property, plant and equipment | 2018: (1,577) | 2017: (1,373)". A header shared by all
+        value columns is left out (said once in ``title_lines``): repeated in every cell, its words would
+        outweigh the row's own in BM25 and fill the chunk."""
         heads = self.column_headers()
+        shared = len(self.shared_header().split())
+        if shared:
+            heads = heads[:1] + [" ".join(h.split()[shared:]) for h in heads[1:]]
         lines = []
         for row in self.grid()[self.header_rows:]:
             label, values = (row[0], list(zip(heads[1:], row[1:]))) if self.n_cols > 1 else ("", [("", row[0])])
@@ -109,7 +129,8 @@ class Figure:
 class Block:
     """One unit of a parsed document: a heading, a paragraph, a list item, a table, a figure.
 
-    ``page`` is 1-based for paged formats (PDF) and None otherwise. ``section`` is the
+    ``page`` is 1-based for paged formats (PDF) and None otherwise; a table continued onto the following
+    pages ends on ``page_end``. ``section`` is the
     heading path above the block (outermost first). ``bbox`` is the block's place on its page (PDF).
     A table block carries ``table`` and a figure block ``figure``; their ``text`` is what is searched
     (caption, then row sentences / OCR text and description).
@@ -123,6 +144,7 @@ class Block:
     bbox: BBox | None = None
     table: Table | None = None
     figure: Figure | None = None
+    page_end: int | None = None
 
 
 @dataclass

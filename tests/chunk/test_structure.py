@@ -157,7 +157,7 @@ def test_make_splitter_by_name(strategy, cls):
     splitter = make_splitter(config, embedder=embedder, embedder_name="fake-topics")
     assert type(splitter) is cls and splitter.name == strategy and SPLITTERS[strategy] is cls
     assert (splitter.size, splitter.overlap, splitter.unit) == (300, 30, "chars")
-    assert splitter.signature().startswith(f"{strategy}/2:300:30:chars")
+    assert splitter.signature().startswith(f"{strategy}/3:300:30:chars")
     assert not calls  # nothing loads the embedder before a document is split
     check_chunks(zh_doc(), splitter.split(zh_doc()))
     assert len(calls) == (strategy == "semantic")

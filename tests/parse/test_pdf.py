@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pytest
 
+from docrag.chunk.recursive import RecursiveSplitter
 from docrag.config import ParseConfig
 from docrag.errors import ParseError
 from docrag.parse import parse
@@ -499,9 +500,24 @@ def test_a_table_continued_on_the_next_page_is_merged(tmp_path, fake_tables):
     fake_tables.continues = lambda prev, nxt: (prev.page, nxt.page) == (0, 1)
     doc = parse(path)
     (table,) = [b for b in doc.blocks if b.kind == "table"]
-    assert table.page == 1 and table.table.n_rows == 4 and table.table.caption == "表3 利润表"
+    assert (table.page, table.page_end) == (1, 2) and table.table.n_rows == 4 and table.table.caption == "表3 利润表"
     assert table.text.endswith("毛利 | 2021年: 500 | 2022年: 610")
     assert not any("续表" in b.text for b in doc.blocks)
+    (chunk,) = [c for c in RecursiveSplitter(size=400, overlap=0).split(doc) if c.kind == "table"]
+    assert (chunk.page_start, chunk.page_end) == (1, 2)
+
+
+@pytest.mark.parametrize("title, caption", [("合并现金流量表", ""), ("", "表4 现金流量表"), ("数据来源：年报。", "")])
+def test_a_table_after_a_title_or_note_on_the_next_page_is_a_table_of_its_own(tmp_path, fake_tables, title, caption):
+    # same columns, at the top of the next page: still a new table when text or its own caption comes between
+    more = [["项目", "2021年", "2022年"], ["经营活动现金流量", "500", "610"]]
+    path = canvas_pdf(tmp_path / "two.pdf", [table_page("表3 利润表", ROWS), table_page(caption, more, title)])
+    fake_tables.found = [FakeFound(0, (55, 110, 420, 160), grid_table(ROWS)),
+                         FakeFound(1, (55, 110, 420, 145), grid_table(more))]
+    fake_tables.continues = lambda prev, nxt: (prev.page, nxt.page) == (0, 1)
+    tables = [b for b in parse(path).blocks if b.kind == "table"]
+    assert [(t.page, t.page_end) for t in tables] == [(1, None), (2, None)]
+    assert tables[1].text.endswith("经营活动现金流量 | 2021年: 500 | 2022年: 610")
 
 
 def test_tables_off_keeps_table_text_in_the_flow(tmp_path, fake_tables):

@@ -58,7 +58,7 @@ class DocText:
 
     def chunk(self, doc: Document, ordinal: int, draft: Draft, parent_ordinal: int | None = None) -> Chunk:
         first, last = self.block_at(draft.start), self.block_at(max(draft.start, draft.end - 1))
-        pages = [b.page for b in self.blocks[first:last + 1] if b.page is not None]
+        pages = [p for b in self.blocks[first:last + 1] for p in (b.page, b.page_end) if p is not None]
         extra = dict(draft.extra) if parent_ordinal is None else {**draft.extra, "parent": parent_ordinal}
         text = self.text[draft.start:draft.end] if draft.text is None else draft.text
         return Chunk(text=text, doc_path=doc.path, ordinal=ordinal, char_start=draft.start, char_end=draft.end,
@@ -83,8 +83,8 @@ def clip(run: list[Segment], start: int, end: int) -> list[Segment]:
 class Splitter:
     name: ClassVar[str] = ""
     # bump when a code change moves chunk boundaries: indexed documents are then re-chunked
-    # (2: tables and figures are chunks of their own)
-    version: ClassVar[int] = 2
+    # (2: tables and figures are chunks of their own; 3: a header all table columns share is said once)
+    version: ClassVar[int] = 3
 
     def __init__(self, size: int = 400, overlap: int = 50, unit: str = "chars"):
         if overlap >= size:
@@ -168,7 +168,7 @@ class Splitter:
             rows, row_spans = [" | ".join(h for h in table.column_headers() if h)], None
         if row_spans is not None and len(row_spans) != len(rows):
             row_spans = None
-        head = list(dict.fromkeys(line for line in (*block.section[-1:], table.caption) if line))
+        head = list(dict.fromkeys(line for line in (*block.section[-1:], *table.title_lines()) if line))
         groups: list[list[int]] = [[]]
         for k, row in enumerate(rows):
             lines = head + [rows[j] for j in groups[-1]] + [row]

@@ -191,7 +191,7 @@ def ocr_lines(boxes, scale: float) -> list[Line]:
 class PdfParser(Parser):
     extensions = (".pdf",)
     file_type = "pdf"
-    version = 2
+    version = 3
 
     def parse(self, path: Path) -> Document:
         import pypdfium2 as pdfium
@@ -459,12 +459,14 @@ def _add_table(blocks: list, item: _Placed, page_number: int, last: tuple | None
     the (block, found table, page) a table on the next page may continue."""
     from docrag.parse import pdf_tables
 
-    if last is not None and last[2] == page_number - 1 and pdf_tables.continues(last[1], item.found):
+    if (last is not None and last[2] == page_number - 1 and _only_continuation_marks_after(blocks, last[0])
+            and (not item.caption or _CONTINUED.search(item.caption)) and pdf_tables.continues(last[1], item.found)):
         block = last[0]
         caption = block.table.caption
         block.table = pdf_tables.merge(block.table, item.found.table)
         block.table.caption = block.table.caption or caption
         block.text = _table_text(block.table)
+        block.page_end = page_number + 1
         return block, item.found, page_number
     table = item.found.table
     table.caption = item.caption or table.caption
@@ -473,8 +475,19 @@ def _add_table(blocks: list, item: _Placed, page_number: int, last: tuple | None
     return block, item.found, page_number
 
 
+_CONTINUED = re.compile(r"\bcontinued\b|\bcont'd\b|续上?表|（续）|\(续\)", re.IGNORECASE)
+
+
+def _only_continuation_marks_after(blocks: list, table_block: Block) -> bool:
+    """Whether only "(continued)" lines follow ``table_block``: a title, caption or note between two tables
+    with the same columns (a 10-K's cash-flow statement, then its income statement) makes the second a table
+    of its own."""
+    k = next(i for i in range(len(blocks) - 1, -1, -1) if blocks[i][0] is table_block)
+    return all(_CONTINUED.search(b.text) and len(b.text) <= 120 for b, _ in blocks[k + 1:])
+
+
 def _table_text(table) -> str:
-    return "\n".join(([table.caption] if table.caption else []) + table.row_sentences())
+    return "\n".join(table.title_lines() + table.row_sentences())
 
 
 def _figure_block(item: _Placed, page_number: int) -> Block | None:
