@@ -42,3 +42,13 @@ def make_docx(tmp_path):
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    """A tiny random-weight CLIP as a sentence-transformers directory (built once per session)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    from tiny_encoders import build_tiny_clip
+
+    return build_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")

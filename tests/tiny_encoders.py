@@ -1,4 +1,5 @@
-"""Tiny BERT encoders with random weights (fixed seed), for tests and benchmarks that must not download.
+"""Tiny BERT encoders and a tiny CLIP with random weights (fixed seed), for tests and benchmarks that must not
+download.
 
 The tokenizer is a WordPiece vocabulary built in-process (tokenizers-backed ``BertTokenizer``): every
 lowercase ASCII letter, digit and punctuation mark, both word-initial and as a ``##`` continuation, so any
@@ -71,4 +72,30 @@ def build_tiny_cross_encoder(path: str | Path, *, seed: int = 0, **shape) -> Pat
     torch.manual_seed(seed)
     BertForSequenceClassification(tiny_bert_config(num_labels=1, **shape)).save_pretrained(path)
     tiny_tokenizer().save_pretrained(path)
+    return path
+
+
+def build_tiny_clip(path: str | Path, *, seed: int = 0) -> Path:
+    """A CLIPModel (32-d towers, 16-d shared space, 32 x 32 pixel input) as a sentence-transformers directory.
+    Its tokenizer is byte-level BPE without merges: every byte is a token (plus an end-of-word form), so any
+    text tokenizes without a vocabulary download."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    path = Path(path)
+    alphabet = list(bytes_to_unicode().values())
+    vocab = {t: i for i, t in enumerate(alphabet + [c + "</w>" for c in alphabet] + ["<|startoftext|>",
+                                                                                      "<|endoftext|>"])}
+    ids = {"bos_token_id": vocab["<|startoftext|>"], "eos_token_id": vocab["<|endoftext|>"],
+           "pad_token_id": vocab["<|endoftext|>"]}  # the text tower pools at the end-of-text token
+    tower = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+    config = CLIPConfig(text_config={**tower, **ids, "vocab_size": len(vocab), "max_position_embeddings": 77},
+                        vision_config={**tower, "image_size": 32, "patch_size": 8}, projection_dim=16)
+    torch.manual_seed(seed)
+    CLIPModel(config).save_pretrained(path)
+    images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=images, tokenizer=CLIPTokenizer(vocab=vocab, merges=[])).save_pretrained(path)
+    SentenceTransformer(str(path), device="cpu").save(str(path))
     return path

@@ -7,7 +7,8 @@
     ans = idx.ask("问题")
 
 An index is one directory: ``docrag.sqlite`` (documents, chunks, embeddings), ``manifest.json``
-(what built it), and ``bm25-g<generation>/`` (derived, rebuilt when stale).
+(what built it), ``bm25-g<generation>/`` (derived, rebuilt when stale) and, with ``parse.figure_images``
+or ``index.image_embedder``, ``figures/`` (figure crops as PNGs).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from docrag.generate.base import LLM, Decoding, OnToken, make_llm
 from docrag.generate.llm import LLMAnswerer
 from docrag.index.bm25 import BM25Index, build_from_texts
 from docrag.index.dense import Embedder, VectorIndex, make_embedder
+from docrag.index.image_embed import FIGURES_DIR, FigureImages
 from docrag.index.store import Store
 from docrag.index.tokenize import Analyzer
 from docrag.ingest import FileResult, IngestReport, Progress, collect_files, documents_under, ingest_files
@@ -41,6 +43,7 @@ from docrag.parse.normalize import normalize
 from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
 from docrag.retrieve.fusion import reciprocal_rank_fusion
 from docrag.retrieve.graph import GraphExpander
+from docrag.retrieve.image import ImageFusion, ImageRetriever
 from docrag.retrieve.rerank import Reranker, make_reranker, rerank
 from docrag.retrieve.routing import DocRouter, wanted_kinds
 from docrag.types import Answer, Hit
@@ -67,6 +70,7 @@ class Index:
         self._llms: dict[tuple[str, bool], LLM] = {}  # kept open so the local backend's prefix cache lives on
         self._rerankers: dict[str, Reranker | None] = {}
         self._router: tuple[int, DocRouter] | None = None  # (generation, router)
+        self.figures = FigureImages(path / FIGURES_DIR, self.store, config)
         self.manifest = self._check_manifest()
 
     # --- opening ----------------------------------------------------------------------------
@@ -157,12 +161,13 @@ class Index:
             files, errors = collect_files(paths, self.config.index.extensions)
             max_bytes = int(self.config.index.max_file_mb * 2**20)
             report.results = ingest_files(self.store, self.splitter, files, max_bytes, progress,
-                                          self.config.parse) + errors
+                                          self.config.parse, self.figures.directory) + errors
             if prune:
                 folders = [p for p in paths if Path(p).expanduser().is_dir()]
                 gone = [d for d in documents_under(self.store, folders) if not Path(d).exists()]
                 self.store.remove_documents(gone)
                 report.results += [FileResult(p, "removed") for p in gone]
+            self.figures.prune()
             t1 = time.perf_counter()
             self._write_manifest()
             self.bm25(progress)
@@ -170,6 +175,7 @@ class Index:
             if self.config.index.dense if dense is None else dense:
                 t2 = time.perf_counter()
                 report.embedded = self.embed_pending(progress)
+                report.embedded_images = self.figures.embed_pending(progress)
                 report.seconds["dense"] = time.perf_counter() - t2
         counts = self.store.counts()
         report.pending_embeddings = counts["chunks"] - counts["embedded"]
@@ -210,6 +216,7 @@ class Index:
         with self._writing():
             gone = documents_under(self.store, paths)
             self.store.remove_documents(gone)
+            self.figures.prune()
             self.bm25()
         return gone
 
@@ -285,10 +292,20 @@ class Index:
         if mode == "dense":
             if len(vectors) == 0:
                 raise IndexStateError(f"{self.path}: no dense vectors yet (run `docrag ingest` without --no-dense)")
-            return DenseRetriever(vectors, self.embedder())
+            return self._with_images(DenseRetriever(vectors, self.embedder()))
         r = self.config.retrieve
         dense = DenseRetriever(vectors, self.embedder()) if len(vectors) else None
-        return HybridRetriever(bm25, dense, r.fusion, r.rrf_k, (r.bm25_weight, r.dense_weight), r.candidates)
+        return self._with_images(
+            HybridRetriever(bm25, dense, r.fusion, r.rrf_k, (r.bm25_weight, r.dense_weight), r.candidates))
+
+    def _with_images(self, retriever):
+        """With figure image vectors (index.image_embedder), the figure-image search fused in."""
+        vectors = self.figures.vectors()
+        if vectors is None:
+            return retriever
+        r = self.config.retrieve
+        images = ImageRetriever(vectors, self.figures.embedder())
+        return ImageFusion(retriever, images, r.rrf_k, r.image_weight, r.candidates, r.image_min_similarity)
 
     def search(self, query: str, k: int = 5, mode: str | None = None, path_glob: str | None = None,
                file_types: list[str] | None = None, rerank: str | Reranker | None = None) -> list[Hit]:
@@ -315,7 +332,8 @@ class Index:
         ranked = self._routed_search(self.retriever(mode), q, 2 * pool, allowed)
         hits, seen = [], set()
         for hit in self._with_parents(self.store.hits(ranked)):
-            key = re.sub(r"\s+", "", hit.text)
+            # a figure is also its picture: pictures without text share their placeholder text
+            key = re.sub(r"\s+", "", hit.text) + hit.extra.get("image_sha", "")
             if key not in seen:
                 seen.add(key)
                 hits.append(hit)

@@ -33,10 +33,15 @@ class ParseConfig(_Section):
     min_figure_area: float = Field(0.02, ge=0, le=1, description="smallest figure kept, as a share of the page")
     vlm: str | None = Field(None, description="describe figures with openai:MODEL (a vision model)")
     vlm_base_url: str | None = None
+    figure_images: bool = Field(
+        False, description="keep each figure's crop as a PNG in the index (figures/IMAGE_SHA.png) and keep pictures "
+        "without any text; on whenever index.image_embedder is set")
 
     def signature(self) -> str:
         """What changes a parse result: documents parsed under another signature are parsed again."""
-        return f"ocr={self.ocr},fig={self.ocr_figures},tables={self.tables},area={self.min_figure_area},vlm={self.vlm}"
+        # figure_images only when on: indexes made before it existed keep their signature
+        return (f"ocr={self.ocr},fig={self.ocr_figures},tables={self.tables},area={self.min_figure_area},vlm={self.vlm}"
+                + (",images" if self.figure_images else ""))
 
 
 class ChunkConfig(_Section):
@@ -66,6 +71,9 @@ class IndexConfig(_Section):
     embedder_base_url: str | None = Field(None, description="for openai:MODEL embedders: the server's /v1 URL")
     query_instruction: str | None = Field(
         None, description="sentence-transformers embedders: text put before queries (default: the model's own)")
+    image_embedder: str | None = Field(
+        None, description="clip:PATH: a sentence-transformers CLIP model directory; figures' images are embedded "
+        "with it and text queries find them through its text tower (needs the [llm] extra)")
     max_file_mb: float = Field(256.0, gt=0)
     extensions: list[str] = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
 
@@ -87,6 +95,11 @@ class RetrieveConfig(_Section):
         False, description="questions about amounts also search tables, about charts figures (helps FinanceBench, "
         "hurts the Chinese prospectus set where 多少 asks for anything: see docs/benchmarks.md)")
     kind_weight: float = Field(2.0, ge=0, description="RRF weight of that table/figure search")
+    image_weight: float = Field(1.0, ge=0, description="with index.image_embedder: RRF weight of the search over "
+                                "figure images against the text search's fused list")
+    image_min_similarity: float = Field(
+        0.2, ge=-1, le=1, description="figures less similar than this (cosine, query text vs image) are not "
+        "returned; CLIP scores a matching caption around 0.25-0.35 and unrelated text lower: tune for the model")
 
 
 class AnswerConfig(_Section):
@@ -135,6 +148,13 @@ class Config(_Section):
     answer: AnswerConfig = AnswerConfig()
     rerank: RerankConfig = RerankConfig()
     generate: GenerateConfig = GenerateConfig()
+
+    @model_validator(mode="after")
+    def _figure_images_for_image_embedder(self):
+        # the image embedder reads the figure crops, and finds pictures without any text too
+        if self.index.image_embedder and not self.parse.figure_images:
+            self.parse = self.parse.model_copy(update={"figure_images": True})
+        return self
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Config":

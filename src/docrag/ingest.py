@@ -18,6 +18,7 @@ from docrag.chunk import Splitter
 from docrag.config import ParseConfig
 from docrag.errors import ParseError
 from docrag.index.graph import build_edges
+from docrag.index.image_embed import save_figure_images
 from docrag.index.store import Store
 from docrag.parse import parse, supported
 from docrag.parse.base import parser_signature
@@ -37,6 +38,7 @@ class FileResult:
 class IngestReport:
     results: list[FileResult] = field(default_factory=list)
     embedded: int = 0  # chunks embedded by this run
+    embedded_images: int = 0  # figure images embedded by this run (index.image_embedder)
     pending_embeddings: int = 0  # chunks still without a vector (dense off or interrupted)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -75,6 +77,8 @@ class IngestReport:
         text = ", ".join(parts)
         if self.embedded or self.pending_embeddings:
             text += f"; {self.embedded} chunks embedded, {self.pending_embeddings} pending"
+        if self.embedded_images:
+            text += f"; {self.embedded_images} figure images embedded"
         return text
 
 
@@ -119,7 +123,10 @@ BATCH_FILES, BATCH_SECONDS = 256, 2.0
 
 
 def ingest_files(store: Store, splitter: Splitter, files: list[Path], max_bytes: int,
-                 progress: Progress | None = None, options: ParseConfig | None = None) -> list[FileResult]:
+                 progress: Progress | None = None, options: ParseConfig | None = None,
+                 figures_dir: Path | None = None) -> list[FileResult]:
+    """Parse, chunk and store the files that changed; ``figures_dir`` receives the figure crops the parser kept
+    (``parse.figure_images``)."""
     known = store.docs()
     chunk_sig = splitter.signature()
     signatures: dict[str, str] = {}  # by file extension
@@ -132,7 +139,8 @@ def ingest_files(store: Store, splitter: Splitter, files: list[Path], max_bytes:
                 if ext not in signatures:
                     signatures[ext] = f"{chunk_sig}|{parser_signature(path, options)}"
                 sig = signatures[ext]
-                results.append(_ingest_one(store, splitter, sig, known.get(str(path)), path, max_bytes, options))
+                results.append(_ingest_one(store, splitter, sig, known.get(str(path)), path, max_bytes, options,
+                                           figures_dir))
                 if progress:
                     progress("parse", len(results), len(files))
                 if time.monotonic() > deadline:
@@ -140,7 +148,7 @@ def ingest_files(store: Store, splitter: Splitter, files: list[Path], max_bytes:
     return results
 
 
-def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int, options) -> FileResult:
+def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int, options, figures_dir) -> FileResult:
     try:
         st = path.stat()
     except OSError as e:
@@ -158,6 +166,8 @@ def _ingest_one(store, splitter, sig, record, path: Path, max_bytes: int, option
         doc = parse(path, max_bytes=max_bytes, options=options)
     except ParseError as e:
         return FileResult(str(path), "failed", e.reason)
+    if figures_dir is not None:
+        save_figure_images(doc, figures_dir)
     chunks = splitter.split(doc)
     store.put_document(doc, chunks, digest, st.st_size, st.st_mtime_ns, sig, edges=build_edges(doc, chunks))
     return FileResult(str(path), "updated" if record else "added", chunks=len(chunks))

@@ -116,13 +116,15 @@ class Table:
 @dataclass
 class Figure:
     """An image on a page: where it is, the text OCR read in it, its caption, and (when a vision
-    model is configured) a description. ``image_sha`` names the cached crop."""
+    model is configured) a description. ``image_sha`` names the cached crop; ``png`` is the crop itself, kept
+    only with ``parse.figure_images`` (ingest stores it in the index)."""
 
     bbox: BBox | None = None
     ocr_text: str = ""
     caption: str = ""
     description: str = ""
     image_sha: str = ""
+    png: bytes = b""
 
 
 @dataclass

@@ -64,7 +64,13 @@ CREATE TABLE IF NOT EXISTS embeddings(
     chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
     vec BLOB NOT NULL
 );
+-- figure chunks' image vectors (index.image_embedder): another model, so another space and dimension
+CREATE TABLE IF NOT EXISTS image_embeddings(
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vec BLOB NOT NULL
+);
 """
+VECTOR_TABLES = ("embeddings", "image_embeddings")
 
 
 @dataclass
@@ -274,30 +280,42 @@ class Store:
             " WHERE e.chunk_id IS NULL AND c.kind != 'parent' AND c.id > ? ORDER BY c.id LIMIT ?",
             (after_id, limit)).fetchall()
 
-    def put_embeddings(self, ids: list[int], vectors: np.ndarray) -> None:
+    def figures_missing_image_vectors(self) -> list[tuple[int, str | None]]:
+        """Figure chunks without an image vector, by id, with their image sha (figures are few: all at once)."""
+        return self.db.execute(
+            "SELECT c.id, json_extract(c.extra, '$.image_sha') FROM chunks c"
+            " LEFT JOIN image_embeddings e ON e.chunk_id = c.id"
+            " WHERE e.chunk_id IS NULL AND c.kind = 'figure' ORDER BY c.id").fetchall()
+
+    def figure_image_shas(self) -> set[str]:
+        """The image shas figure chunks name (which figure images the index still needs)."""
+        rows = self.db.execute("SELECT DISTINCT json_extract(extra, '$.image_sha') FROM chunks WHERE kind = 'figure'")
+        return {r[0] for r in rows if r[0]}
+
+    def put_embeddings(self, ids: list[int], vectors: np.ndarray, table: str = "embeddings") -> None:
         """One checkpoint: a batch of vectors (stored as float16) commits as a unit. Vectors of
-        chunks deleted meanwhile are skipped."""
+        chunks deleted meanwhile are skipped. ``table``: one of ``VECTOR_TABLES``."""
         vecs = vectors.astype(np.float16)
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO embeddings(chunk_id, vec) SELECT ?, ? WHERE EXISTS"
+                f"INSERT OR REPLACE INTO {_vector_table(table)}(chunk_id, vec) SELECT ?, ? WHERE EXISTS"
                 " (SELECT 1 FROM chunks WHERE id=?)",
                 [(i, v.tobytes(), i) for i, v in zip(ids, vecs)])
 
-    def last_embedded_id(self) -> int | None:
+    def last_embedded_id(self, table: str = "embeddings") -> int | None:
         """Within one generation vectors are only added, in ascending chunk id (see
         ``chunks_missing_embeddings``), so this identifies the embedded set; an index lookup,
         unlike COUNT(*), which scans the vectors (3 ms at 14k chunks)."""
-        return self.db.execute("SELECT MAX(chunk_id) FROM embeddings").fetchone()[0]
+        return self.db.execute(f"SELECT MAX(chunk_id) FROM {_vector_table(table)}").fetchone()[0]
 
-    def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.db.execute("SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id").fetchall()
+    def embeddings(self, dim: int, table: str = "embeddings") -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute(f"SELECT chunk_id, vec FROM {_vector_table(table)} ORDER BY chunk_id").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), dim)
         return ids, mat.astype(np.float32)
 
-    def clear_embeddings(self) -> None:
-        self.db.execute("DELETE FROM embeddings")
+    def clear_embeddings(self, table: str = "embeddings") -> None:
+        self.db.execute(f"DELETE FROM {_vector_table(table)}")
 
     def counts(self) -> dict[str, int]:
         one = lambda q: self.db.execute(q).fetchone()[0]  # noqa: E731
@@ -308,3 +326,9 @@ class Store:
             "pages": one("SELECT COALESCE(SUM(n_pages), 0) FROM docs"),
             "embedded": one("SELECT COUNT(*) FROM embeddings"),
         }
+
+
+def _vector_table(table: str) -> str:
+    if table not in VECTOR_TABLES:  # the name goes into SQL text
+        raise ValueError(f"no vector table {table!r}; one of {VECTOR_TABLES}")
+    return table

@@ -195,9 +195,14 @@ class FigureDescriber:
         return text
 
 
-def _png_base64(image: np.ndarray) -> str:
+def png_bytes(image: np.ndarray) -> bytes:
+    """An H x W x 3 RGB crop as PNG."""
     from PIL import Image
 
     out = io.BytesIO()
     Image.fromarray(image).save(out, format="PNG")
-    return base64.b64encode(out.getvalue()).decode()
+    return out.getvalue()
+
+
+def _png_base64(image: np.ndarray) -> str:
+    return base64.b64encode(png_bytes(image)).decode()

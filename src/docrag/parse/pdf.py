@@ -38,6 +38,7 @@ from docrag.parse.figures import (
     image_data_sha,
     page_pictures,
     pdfium_function,
+    png_bytes,
     render,
 )
 from docrag.parse.layout import (
@@ -74,6 +75,7 @@ _BOLD_NAME = re.compile(rb"bold|black|heavy|semibold|demi", re.IGNORECASE)
 
 OCR_SCALE = 2.0  # render scale for OCR (144 dpi): small print stays readable, a page stays ~1200 x 1700 px
 FIGURE_SCALE = 2.0
+PICTURE_TEXT = "[image]"  # the text of a figure that has none (kept with parse.figure_images)
 OCR_LINE_SIZE = 0.9  # an OCR line box is ~1.1 times the font size
 MIN_TEXT_CHARS = 60  # fewer text-layer characters than this on a page-sized picture: a scan (a stamp or page number)
 SCAN_COVER = 0.5
@@ -104,6 +106,7 @@ class _Placed:
     text: str = ""  # a figure's text, from the text layer or OCR
     caption: str = ""
     description: str = ""  # a figure's description by the vision model
+    png: bytes = b""  # the crop, with parse.figure_images
 
 
 def text_lines(textpage, left: float, top: float) -> tuple[list[Line], int]:
@@ -341,9 +344,11 @@ class PdfParser(Parser):
         return blocks
 
     def _describe_figures(self, pdf, page: _Page, figures: list[_Placed], describer: FigureDescriber | None):
-        """OCR for figures without text-layer text, and VLM descriptions, from crops rendered once."""
+        """OCR for figures without text-layer text, VLM descriptions and the PNGs kept with parse.figure_images,
+        from crops rendered once."""
         want_ocr = self.options.ocr != "off" and self.options.ocr_figures and not page.ocr
-        todo = [f for f in figures if (want_ocr and not f.text) or describer]
+        keep = self.options.figure_images
+        todo = [f for f in figures if (want_ocr and not f.text) or describer or keep]
         if not todo:
             return
         from docrag.parse.ocr import OCR, ocr_available
@@ -353,6 +358,9 @@ class PdfParser(Parser):
             crops = [render(pdf_page, FIGURE_SCALE, f.bbox) for f in todo]
         finally:
             pdf_page.close()
+        if keep:
+            for f, crop in zip(todo, crops):
+                f.png = png_bytes(crop)
         if want_ocr and ocr_available():
             need = [k for k, f in enumerate(todo) if not f.text]
             for k, boxes in zip(need, OCR().read_many([crops[k] for k in need])):
@@ -492,11 +500,12 @@ def _table_text(table) -> str:
 
 def _figure_block(item: _Placed, page_number: int) -> Block | None:
     text = "\n".join(t for t in (item.caption, item.text, item.description) if t)
-    if not text:
+    if not text and not item.png:
         return None  # a picture with no caption and no text: nothing to search for
     figure = Figure(bbox=_round(item.bbox), ocr_text=item.text, caption=item.caption, description=item.description,
-                    image_sha=item.sha)
-    return Block(text, kind="figure", page=page_number + 1, bbox=figure.bbox, figure=figure)
+                    image_sha=item.sha, png=item.png)
+    # kept for its image (parse.figure_images), a picture without text still needs some: chunks are made of text
+    return Block(text or PICTURE_TEXT, kind="figure", page=page_number + 1, bbox=figure.bbox, figure=figure)
 
 
 def _round(bbox) -> tuple[float, float, float, float]:
