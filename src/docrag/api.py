@@ -41,7 +41,9 @@ from docrag.index.tokenize import Analyzer
 from docrag.ingest import FileResult, IngestReport, Progress, collect_files, documents_under, ingest_files
 from docrag.parse.normalize import normalize
 from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
+from docrag.retrieve.collapse import one_hit_per_table
 from docrag.retrieve.fusion import reciprocal_rank_fusion
+from docrag.retrieve.glossary import Glossary
 from docrag.retrieve.graph import GraphExpander
 from docrag.retrieve.image import ImageFusion, ImageRetriever
 from docrag.retrieve.rerank import Reranker, make_reranker, rerank
@@ -70,6 +72,7 @@ class Index:
         self._llms: dict[tuple[str, bool], LLM] = {}  # kept open so the local backend's prefix cache lives on
         self._rerankers: dict[str, Reranker | None] = {}
         self._router: tuple[int, DocRouter] | None = None  # (generation, router)
+        self._glossary: tuple[list[str], Glossary] | None = None  # (names, glossary)
         self.figures = FigureImages(path / FIGURES_DIR, self.store, config)
         self.manifest = self._check_manifest()
 
@@ -224,7 +227,8 @@ class Index:
     def bm25(self, progress: Progress | None = None) -> BM25Index:
         """The BM25 index for the store's current generation, loaded or (re)built and saved."""
         gen = self.store.generation
-        key = f"bm25-g{gen}-{_slug(self.analyzer.version)}"
+        headings = self.config.index.bm25_headings
+        key = f"bm25-g{gen}-{_slug(f'{self.analyzer.version}; headings={headings}')}"
         if self._bm25 is not None and self._bm25_key == key:
             return self._bm25
         directory = self.path / key
@@ -233,7 +237,7 @@ class Index:
         else:
             if progress:
                 progress("bm25", 0, 1)
-            ids, texts = self.store.chunk_texts()
+            ids, texts = self.store.chunk_texts(headings)
             self._bm25 = build_from_texts(ids, texts, self.analyzer)
             try:
                 with self._writing():
@@ -285,7 +289,7 @@ class Index:
         mode = mode or self.config.retrieve.mode
         if mode not in MODES:
             raise ConfigError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-        bm25 = BM25Retriever(self.bm25(), self.analyzer)
+        bm25 = BM25Retriever(self.bm25(), self.analyzer, self.glossary(), self.config.retrieve.glossary_weight)
         if mode == "bm25":
             return bm25
         vectors = self.vectors()
@@ -329,14 +333,13 @@ class Index:
         allowed = None
         if path_glob or file_types:
             allowed = self.store.chunk_ids_where(path_glob, file_types)
-        ranked = self._routed_search(self.retriever(mode), q, 2 * pool, allowed)
-        hits, seen = [], set()
-        for hit in self._with_parents(self.store.hits(ranked)):
-            # a figure is also its picture: pictures without text share their placeholder text
-            key = re.sub(r"\s+", "", hit.text) + hit.extra.get("image_sha", "")
-            if key not in seen:
-                seen.add(key)
-                hits.append(hit)
+        retriever, n = self.retriever(mode), 2 * pool
+        while True:  # chunks that merge into one hit (a table's, a parent's, duplicates) can leave fewer than pool
+            ranked = self._routed_search(retriever, q, n, allowed)
+            hits = self._distinct(ranked)
+            if len(hits) >= pool or len(ranked) < n:
+                break
+            n *= 4
         timings = {"retrieve": time.perf_counter() - t0}
         if reranker is None:
             hits = hits[:k]
@@ -353,6 +356,17 @@ class Index:
             hits = expander.expand(hits)
             timings["graph"] = time.perf_counter() - t2
         return hits, timings
+
+    def _distinct(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+        """Hits for ranked chunk ids: children as their parents, a table's chunks as one hit, repeats dropped."""
+        hits, seen = [], set()
+        for hit in one_hit_per_table(self._with_parents(self.store.hits(ranked))):
+            # a figure is also its picture: pictures without text share their placeholder text
+            key = re.sub(r"\s+", "", hit.text) + hit.extra.get("image_sha", "")
+            if key not in seen:
+                seen.add(key)
+                hits.append(hit)
+        return hits
 
     def _with_parents(self, hits: list[Hit]) -> list[Hit]:
         """parent_child chunking: a matched child is returned as its parent (section or whole table),
@@ -376,6 +390,15 @@ class Index:
                 placed[pid] = parent
                 out.append(parent)
         return out
+
+    def glossary(self) -> Glossary | None:
+        """The query-expansion glossary config ``retrieve.glossaries`` names, loaded once."""
+        names = self.config.retrieve.glossaries
+        if not names:
+            return None
+        if self._glossary is None or self._glossary[0] != names:
+            self._glossary = (list(names), Glossary.load(names, self.analyzer))
+        return self._glossary[1]
 
     def router(self) -> DocRouter:
         gen = self.store.generation

@@ -74,6 +74,9 @@ class IndexConfig(_Section):
     image_embedder: str | None = Field(
         None, description="clip:PATH: a sentence-transformers CLIP model directory; figures' images are embedded "
         "with it and text queries find them through its text tower (needs the [llm] extra)")
+    bm25_headings: int = Field(
+        2, ge=0, description="innermost section headings indexed with each chunk's text for BM25 (a passage under "
+        "'Legal Proceedings' is about legal proceedings even when it does not say so); 0: the text alone")
     max_file_mb: float = Field(256.0, gt=0)
     extensions: list[str] = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
 
@@ -95,6 +98,11 @@ class RetrieveConfig(_Section):
         False, description="questions about amounts also search tables, about charts figures (helps FinanceBench, "
         "hurts the Chinese prospectus set where 多少 asks for anything: see docs/benchmarks.md)")
     kind_weight: float = Field(2.0, ge=0, description="RRF weight of that table/figure search")
+    glossaries: list[str] = Field(
+        [], description="query expansion for BM25: bundled glossaries (finance-en, finance-zh) or paths to files in "
+        "the Solr synonyms format (docrag.retrieve.glossary)")
+    glossary_weight: float = Field(1.0, ge=0, description="weight of the terms a glossary brings against the "
+                                   "question's own")
     image_weight: float = Field(1.0, ge=0, description="with index.image_embedder: RRF weight of the search over "
                                 "figure images against the text search's fused list")
     image_min_similarity: float = Field(

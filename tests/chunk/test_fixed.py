@@ -168,7 +168,7 @@ def test_make_splitter_fixed():
     sp = make_splitter(SimpleNamespace(strategy="fixed", size=256, overlap=32, unit="tokens"))
     assert isinstance(sp, FixedSplitter)
     assert (sp.size, sp.overlap, sp.unit) == (256, 32, "tokens")
-    assert sp.signature() == "fixed/3:256:32:tokens"
+    assert sp.signature() == "fixed/4:256:32:tokens"
 
 
 # --- pages and sections ---------------------------------------------------------------------------

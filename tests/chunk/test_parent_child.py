@@ -81,7 +81,7 @@ def test_a_long_table_is_a_parent_of_row_groups_and_a_short_one_its_own_parent()
     big = doc.blocks[4].table
     [parent] = [c for c in chunks if c.kind == "parent" and c.extra.get("caption") == big.caption]
     assert parent.text.split("\n") == ["经营情况", big.caption, *big.row_sentences()]  # the whole table
-    assert parent.extra == {"markdown": big.to_markdown(), "html": big.to_html(), "caption": big.caption}
+    assert parent.extra == {"markdown": big.to_markdown(), "html": big.to_html(), "caption": big.caption, "table": 4}
     rows = [c for c in chunks if c.extra.get("parent") == parent.ordinal]
     assert len(rows) > 2 and all(c.kind == "table" and len(c.text) <= 80 for c in rows)
     assert [line for c in rows for line in c.text.split("\n")[2:]] == big.row_sentences()

@@ -109,7 +109,7 @@ def test_make_splitter_and_signature():
 
     sp = make_splitter(SimpleNamespace(strategy="recursive", size=300, overlap=30, unit="chars"))
     assert isinstance(sp, RecursiveSplitter)
-    assert sp.signature() == "recursive/3:300:30:chars"
+    assert sp.signature() == "recursive/4:300:30:chars"
     assert RecursiveSplitter(300, 30, "tokens").signature() != sp.signature()
 
 

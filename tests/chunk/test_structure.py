@@ -72,7 +72,8 @@ def test_table_chunk_holds_heading_caption_rows_and_the_whole_table():
     for splitter in splitters(2000, 50):
         [chunk] = [c for c in splitter.split(doc) if c.kind == "table" and "表1" in c.text]
         assert chunk.text.split("\n") == ["经营情况", "表1 分类收入（万元）", *table.row_sentences()]
-        assert chunk.extra == {"markdown": table.to_markdown(), "html": table.to_html(), "caption": table.caption}
+        assert chunk.extra == {"markdown": table.to_markdown(), "html": table.to_html(), "caption": table.caption,
+                               "table": 4}  # the block it came from
         assert (chunk.page_start, chunk.page_end) == (2, 2)
         assert chunk.section == ("年度报告", "经营情况")
         dt = join_blocks(doc)
@@ -157,7 +158,7 @@ def test_make_splitter_by_name(strategy, cls):
     splitter = make_splitter(config, embedder=embedder, embedder_name="fake-topics")
     assert type(splitter) is cls and splitter.name == strategy and SPLITTERS[strategy] is cls
     assert (splitter.size, splitter.overlap, splitter.unit) == (300, 30, "chars")
-    assert splitter.signature().startswith(f"{strategy}/3:300:30:chars")
+    assert splitter.signature().startswith(f"{strategy}/4:300:30:chars")
     assert not calls  # nothing loads the embedder before a document is split
     check_chunks(zh_doc(), splitter.split(zh_doc()))
     assert len(calls) == (strategy == "semantic")

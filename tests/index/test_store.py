@@ -56,3 +56,20 @@ def test_hits_keep_order_and_metadata(tmp_path):
     assert (hit.page, hit.pages, hit.section, hit.doc_path) == (3, [3, 4], ("第一章", "1.1"), "/r.pdf")
     assert list(store.chunk_ids_where(file_types=["pdf"])) == [cid]
     assert list(store.chunk_ids_where(path_glob="*.txt")) == []
+
+
+def test_chunk_texts_can_carry_their_innermost_headings(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    doc = Document(path="/a.md", blocks=[Block("x")], file_type="md", title="t")
+    chunks = [Chunk(text=text, doc_path="/a.md", ordinal=i, char_start=0, char_end=1, section=section)
+              for i, (text, section) in enumerate([
+                  ("Claims against us are pending.", ("Annual report", "Item 3", "Legal Proceedings")),
+                  ("Legal Proceedings\n\nNone.", ("Annual report", "Item 3", "Legal Proceedings")),
+                  ("Preface.", ()),
+              ])]
+    store.put_document(doc, chunks, sha256="x", size=1, mtime_ns=1, chunk_sig="s")
+    assert store.chunk_texts()[1] == [c.text for c in chunks]
+    assert store.chunk_texts(headings=2)[1] == [
+        "Item 3\nLegal Proceedings\nClaims against us are pending.",
+        "Item 3\nLegal Proceedings\n\nNone.",  # a heading the chunk starts with is not said twice
+        "Preface."]

@@ -83,8 +83,9 @@ def clip(run: list[Segment], start: int, end: int) -> list[Segment]:
 class Splitter:
     name: ClassVar[str] = ""
     # bump when a code change moves chunk boundaries: indexed documents are then re-chunked
-    # (2: tables and figures are chunks of their own; 3: a header all table columns share is said once)
-    version: ClassVar[int] = 3
+    # (2: tables and figures are chunks of their own; 3: a header all table columns share is said once;
+    # 4: table chunks name their table, so that one search returns a table once)
+    version: ClassVar[int] = 4
 
     def __init__(self, size: int = 400, overlap: int = 50, unit: str = "chars"):
         if overlap >= size:
@@ -175,7 +176,8 @@ class Splitter:
             if groups[-1] and size is not None and self.length("\n".join(lines)) > size:
                 groups.append([])
             groups[-1].append(k)
-        extra = {"markdown": table.to_markdown(), "html": table.to_html(), "caption": table.caption}
+        # "table" (the block's place in the document) tells chunks of one table apart from another's
+        extra = {"markdown": table.to_markdown(), "html": table.to_html(), "caption": table.caption, "table": i}
         base, end = dt.starts[i], dt.block_end(i)
         drafts = []
         for n, group in enumerate(groups):

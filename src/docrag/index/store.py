@@ -190,10 +190,15 @@ class Store:
         return n
 
     # --- chunks ---------------------------------------------------------------------------
-    def chunk_texts(self) -> tuple[np.ndarray, list[str]]:
-        """All chunk ids (ascending) and texts, for building the BM25 index."""
-        rows = self.db.execute("SELECT id, text FROM chunks WHERE kind != 'parent' ORDER BY id").fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+    def chunk_texts(self, headings: int = 0) -> tuple[np.ndarray, list[str]]:
+        """All searchable chunk ids (ascending) and texts, for building the BM25 index; with ``headings``,
+        each text under that many innermost headings of its section (those it does not already start with)."""
+        rows = self.db.execute("SELECT id, text, section FROM chunks WHERE kind != 'parent' ORDER BY id").fetchall()
+        texts = [r[1] for r in rows]
+        if headings:
+            texts = ["\n".join([h for h in json.loads(section)[-headings:] if not text.startswith(h)] + [text])
+                     for _, text, section in rows]
+        return np.array([r[0] for r in rows], dtype=np.int64), texts
 
     def hits(self, ids_scores: list[tuple[int, float]]) -> list[Hit]:
         """Materialise hits for chunk ids, keeping the given order."""

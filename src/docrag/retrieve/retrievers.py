@@ -11,16 +11,26 @@ from docrag.index.bm25 import BM25Index
 from docrag.index.dense import Embedder, VectorIndex, top_k
 from docrag.index.tokenize import Analyzer
 from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
+from docrag.retrieve.glossary import Glossary
 
 
 class BM25Retriever:
+    """BM25 over the analyzed query; with a glossary, the terms it brings score too, ``glossary_weight``
+    times as much as the query's own."""
+
     name = "bm25"
 
-    def __init__(self, index: BM25Index, analyzer: Analyzer):
+    def __init__(self, index: BM25Index, analyzer: Analyzer, glossary: Glossary | None = None,
+                 glossary_weight: float = 1.0):
         self.index, self.analyzer = index, analyzer
+        self.glossary, self.glossary_weight = glossary, glossary_weight
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
-        scores = self.index.scores(self.analyzer.tokenize(query))
+        tokens = self.analyzer.tokenize(query)
+        scores = self.index.scores(tokens)
+        brought = self.glossary.expand(tokens) if self.glossary else []
+        if brought and self.glossary_weight:
+            scores = scores + self.glossary_weight * self.index.scores(brought)
         if allowed is not None:
             scores = np.where(np.isin(self.index.chunk_ids, allowed), scores, 0.0)
         top = top_k(scores, k)
