@@ -72,6 +72,7 @@ class Index:
         self._llms: dict[tuple[str, bool], LLM] = {}  # kept open so the local backend's prefix cache lives on
         self._rerankers: dict[str, Reranker | None] = {}
         self._router: tuple[int, DocRouter] | None = None  # (generation, router)
+        self._kind_ids: dict[tuple[str, ...], tuple[int, np.ndarray]] = {}  # kinds -> (generation, chunk ids)
         self._glossary: tuple[list[str], Glossary] | None = None  # (names, glossary)
         self.figures = FigureImages(path / FIGURES_DIR, self.store, config)
         self.manifest = self._check_manifest()
@@ -427,14 +428,21 @@ class Index:
             weights.append(1.0)
         kinds = wanted_kinds(query) if r.route_kinds else []
         if kinds:
-            of_kind = self.store.chunk_ids_of_kinds(kinds)
-            of_kind = of_kind if scope is None else np.intersect1d(of_kind, scope)
+            of_kind = self._chunk_ids_of_kinds(tuple(kinds))
+            of_kind = of_kind if scope is None else np.intersect1d(of_kind, scope, assume_unique=True)
             if len(of_kind):
                 lists.append(retriever.search(query, depth, of_kind))
                 weights.append(r.kind_weight)
         if len(lists) == 1:
             return lists[0][:n]
         return reciprocal_rank_fusion(lists, r.rrf_k, weights)[:n]
+
+    def _chunk_ids_of_kinds(self, kinds: tuple[str, ...]) -> np.ndarray:
+        """Chunk ids of those kinds, kept per store generation: thousands of ids, asked for by many questions."""
+        gen = self.store.generation
+        if kinds not in self._kind_ids or self._kind_ids[kinds][0] != gen:
+            self._kind_ids[kinds] = (gen, self.store.chunk_ids_of_kinds(kinds))
+        return self._kind_ids[kinds][1]
 
     def reranker(self, spec: str | Reranker | None = None) -> Reranker | None:
         """The reranker a spec (default: config ``rerank.model``) names, loaded once."""

@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS chunks(
     extra TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+-- tables/figures for questions about amounts or charts: without it each such query reads every chunk's text
+CREATE INDEX IF NOT EXISTS chunks_kind ON chunks(kind);
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_doc_ordinal ON chunks(doc_id, ordinal);
 -- the document graph's typed edges between a document's chunks (by ordinal); see docrag.index.graph
 CREATE TABLE IF NOT EXISTS edges(
