@@ -7,8 +7,12 @@
     row under the right year by docrag.parse.pdf_tables; baseline: pdfplumber's text strategy on the
     same pages (its lines strategy finds no table on unruled statements), judged leniently.
 (c) Speed on FinanceBench PDFs: pages/s of find_tables against bare pypdfium2 text extraction.
+(d) With --scans (instead of (b) and (c)): each OmniDocBench demo page image saved as an image-only PDF
+    (at the image's dpi, else 200) and parsed by docrag (OCR auto, tables on): ground-truth tables found
+    (a table block's box and the GT polygon's box at IoU >= 0.5, in PDF points) and TEDS of the found ones,
+    next to (a) on the same tables. OCRs ~18 pages the first time (minutes); the OCR cache makes reruns fast.
 
-    python benchmarks/table_quality.py [--pdfs 52]
+    python benchmarks/table_quality.py [--pdfs 52] [--scans]
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import time
 
 import numpy as np
-from common import ROOT, SHARED, bare_text_pages, need, save, table
+from common import ROOT, SHARED, WORK, bare_text_pages, need, save, table
 
 CELLS = ROOT / "tests" / "parse" / "data" / "financebench_cells.json"
 
@@ -52,6 +56,72 @@ def omnidocbench() -> dict:
                           "cell_f1": scores["cell_f1"][-1], "baseline_teds": baseline["teds"][-1]})
     return {"tables": len(rows), "table_from_ocr": {k: float(np.mean(v)) for k, v in scores.items()},
             "baseline_one_column": {k: float(np.mean(v)) for k, v in baseline.items()}, "per_table": per_table}
+
+
+def _iou(a: tuple, b: tuple) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, width) * max(0.0, height)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def scanned_pages(crops: dict) -> dict:
+    """(d): tables found by the PDF parser on the demo pages as scans; ``crops``: omnidocbench()'s result."""
+    from PIL import Image
+
+    from docrag.config import ParseConfig
+    from docrag.evaluate.tables import cell_f1, teds
+    from docrag.parse import parse
+
+    folder = need(SHARED / "omnidocbench_demo")
+    rows = [json.loads(line) for line in (folder / "tables_gt.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    out = WORK / "omnidocbench_scans"
+    out.mkdir(parents=True, exist_ok=True)
+    options = ParseConfig(ocr="auto", tables=True)
+    pages, seconds = [], 0.0
+    for image_path in sorted((folder / "images").iterdir()):
+        image = Image.open(image_path)
+        dpi = float((image.info.get("dpi") or (200, 200))[0])
+        pdf = out / f"{image_path.stem}.pdf"
+        image.convert("RGB").save(pdf, resolution=dpi)
+        t0 = time.perf_counter()
+        doc = parse(pdf, options=options)
+        seconds += time.perf_counter() - t0
+        found = [b for b in doc.blocks if b.kind == "table"]
+        gt = []  # (box in points, index into rows)
+        for k, row in enumerate(rows):
+            if row["image"] == f"images/{image_path.name}":
+                xs, ys = row["poly"][0::2], row["poly"][1::2]
+                gt.append((tuple(v * 72 / dpi for v in (min(xs), min(ys), max(xs), max(ys))), k))
+        pages.append((image_path.name, found, gt))
+    per_table, false_positives, n_found = [], 0, 0
+    for name, found, gt in pages:
+        n_found += len(found)
+        matched = set()
+        for box, k in gt:
+            row, crop = rows[k], crops["per_table"][k]  # omnidocbench() scores the tables in file order
+            best = max(found, key=lambda b: _iou(b.bbox, box), default=None)
+            iou = _iou(best.bbox, box) if best is not None else 0.0
+            entry = {"image": name, "iou": iou, "found": iou >= 0.5, "crop_teds": crop["teds"],
+                     "crop_teds_struct": crop["teds_struct"], "crop_cell_f1": crop["cell_f1"]}
+            if iou >= 0.5:
+                matched.add(id(best))
+                html = best.table.to_html()
+                entry.update(teds=teds(html, row["html"]), teds_struct=teds(html, row["html"], structure_only=True),
+                             cell_f1=cell_f1(html, row["html"]).f1)
+            per_table.append(entry)
+        false_positives += sum(1 for b in found if id(b) not in matched)
+    hits = [t for t in per_table if t["found"]]
+
+    def mean(key: str, entries: list[dict]) -> float | None:
+        return float(np.mean([t[key] for t in entries])) if entries else None
+
+    return {"pages": len(pages), "gt_tables": len(per_table), "found_gt_tables": len(hits),
+            "tables_found": n_found, "found_matching_no_gt": false_positives, "parse_seconds": seconds,
+            "found": {k: mean(k, hits) for k in ("teds", "teds_struct", "cell_f1")},
+            "crop_same_tables": {k: mean(f"crop_{k}", hits) for k in ("teds", "teds_struct", "cell_f1")},
+            "per_table": per_table}
 
 
 def _plumber_lookup(rows: list[list[str | None]], row_label: str, column: str) -> str | None:
@@ -136,16 +206,31 @@ def speed(n_pdfs: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pdfs", type=int, default=52, help="FinanceBench PDFs for the speed run")
+    ap.add_argument("--scans", action="store_true", help="(a) and (d) only: tables on the demo pages as scans")
     args = ap.parse_args()
     omni = omnidocbench()
-    cells = financebench_cells()
-    pace = speed(args.pdfs)
     rows = [[f"OmniDocBench ({omni['tables']} tables): table_from_ocr",
              *(f"{omni['table_from_ocr'][k]:.3f}" for k in ("teds", "teds_struct", "cell_f1"))],
             ["  baseline: OCR lines as one column", *(f"{omni['baseline_one_column'][k]:.3f}"
                                                       for k in ("teds", "teds_struct", "cell_f1"))]]
     print(table(rows, ["table images", "TEDS", "TEDS-struct", "cell F1"]))
     print()
+    if args.scans:
+        scans = scanned_pages(omni)
+
+        def scores(into: dict) -> list[str]:
+            return [f"{into[k]:.3f}" if into[k] is not None else "-" for k in ("teds", "teds_struct", "cell_f1")]
+
+        print(table([[f"{scans['pages']} pages as scans: tables found by the PDF parser",
+                      f"{scans['found_gt_tables']} / {scans['gt_tables']}", scans["found_matching_no_gt"],
+                      *scores(scans["found"])],
+                     ["  same tables: table_from_ocr on the GT crop", "", "", *scores(scans["crop_same_tables"])]],
+                    ["OmniDocBench scanned pages", "GT tables found", "other tables", "TEDS", "TEDS-struct",
+                     "cell F1"]))
+        print(f"\nwrote {save('table_quality_scans', {'omnidocbench': omni, 'scanned_pages': scans})}")
+        return
+    cells = financebench_cells()
+    pace = speed(args.pdfs)
     rows = [[f"pdf_tables ({cells['cells']} cells, {cells['pages']} pages)", f"{cells['pdf_tables']['accuracy']:.3f}",
              f"{cells['pdf_tables']['seconds_per_page'] * 1000:.0f}"]]
     if "pdfplumber_text_strategy" in cells:

@@ -93,6 +93,7 @@ class _Page:
     figures: list[tuple[tuple, str]] = field(default_factory=list)  # (bbox, image sha)
     scan: bool = False  # no usable text layer: needs OCR
     ocr: bool = False  # its lines came from OCR
+    tables: list = field(default_factory=list)  # pdf_tables.FoundTable from the OCR of a scan
 
 
 @dataclass
@@ -194,7 +195,7 @@ def ocr_lines(boxes, scale: float) -> list[Line]:
 class PdfParser(Parser):
     extensions = (".pdf",)
     file_type = "pdf"
-    version = 3
+    version = 4
 
     def parse(self, path: Path) -> Document:
         import pypdfium2 as pdfium
@@ -240,7 +241,7 @@ class PdfParser(Parser):
                 "OCR is not installed (pip install rapidocr-onnxruntime)"
             raise ParseError(path, f"no text layer; {why}")
         try:
-            tables = self._find_tables(path, pdf)
+            tables = self._find_tables(path, pdf, pages)
         except PdfiumError as e:  # a damaged page stops table detection, not the text
             log.warning("%s: tables not detected: %s", path, e)
             tables = {}
@@ -286,7 +287,9 @@ class PdfParser(Parser):
             page.close()
 
     def _ocr_pages(self, pdf, scans: list[_Page], batch: int = 8) -> None:
-        """Render scanned pages and read them with OCR, a few pages at a time (rendered pages are big)."""
+        """Render scanned pages and read them with OCR, a few pages at a time (rendered pages are big); with
+        parse.tables, their tables come from the same boxes and the rendered image's ruling lines."""
+        from docrag.parse import pdf_tables
         from docrag.parse.ocr import OCR
 
         ocr = OCR()
@@ -299,17 +302,22 @@ class PdfParser(Parser):
                     images.append(render(page, OCR_SCALE))
                 finally:
                     page.close()
-            for p, boxes in zip(chunk, ocr.read_many(images)):
+            for p, image, boxes in zip(chunk, images, ocr.read_many(images)):
                 p.lines, p.ocr, p.figures = ocr_lines(boxes, OCR_SCALE), True, []
+                if self.options.tables:
+                    p.tables = pdf_tables.ocr_tables(boxes, image, OCR_SCALE, p.number, p.height)
 
-    def _find_tables(self, path: Path, pdf) -> dict[int, list]:
+    def _find_tables(self, path: Path, pdf, pages: list[_Page]) -> dict[int, list]:
         if not self.options.tables:
             return {}
-        from docrag.parse import pdf_tables  # written alongside; imported only when tables are wanted
+        from docrag.parse import pdf_tables
 
-        by_page: dict[int, list] = {}
+        # a page read by OCR takes its tables from the OCR boxes its lines came from, not from its text layer
+        by_page: dict[int, list] = {p.number: p.tables for p in pages if p.ocr}
+        read_by_ocr = set(by_page)
         for found in pdf_tables.find_tables(path, pdf):
-            by_page.setdefault(found.page, []).append(found)
+            if found.page not in read_by_ocr:
+                by_page.setdefault(found.page, []).append(found)
         return by_page
 
     # --- pass 2: blocks per page ---------------------------------------------------------------------

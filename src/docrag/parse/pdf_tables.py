@@ -16,17 +16,24 @@ a page on ruled 10-K pages), so the work is split by cost:
    cells with no rule between them are one merged cell (colspan/rowspan); words go to the cell holding
    their centre. Where a grid and number columns cover the same place, the grid wins: a ruled cell may
    hold several lines of text, which rows by baseline would split.
+4. Scanned pages (``ocr_tables``): the same two extractors on words made from OCR boxes, with ruling lines
+   read from the rendered image instead of path objects.
 
 ``continues``/``merge`` join a table that runs on at the top of the next page.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from docrag.parse.ocr import OcrBox
 from docrag.types import BBox, Table, TableCell
 
 # "1,577", "(1,373)", "$5,363", "12.5%", "(0.3)%", "-4", "2018"; dashes stand for zero or "none"
@@ -261,10 +268,12 @@ def _join_currency(words: list[_Word]) -> list[_Word]:
 
 
 def _phrases(words: list[_Word], gap: float) -> list[_Word]:
-    """Adjacent words closer than ``gap`` joined into one phrase (a header or a label)."""
+    """Adjacent words closer than ``gap`` joined into one phrase (a header or a label); two years stay apart
+    (column headers that OCR read as one phrase, "2023 2022")."""
     out: list[_Word] = []
-    for word in words:
-        if out and word.x0 - out[-1].x1 < gap:
+    for k, word in enumerate(words):
+        years = k > 0 and _YEAR.match(words[k - 1].text) and _YEAR.match(word.text)
+        if out and word.x0 - out[-1].x1 < gap and not years:
             last = out[-1]
             out[-1] = _Word(f"{last.text} {word.text}", last.x0, min(last.top, word.top), word.x1,
                             max(last.bottom, word.bottom))
@@ -597,16 +606,89 @@ def _cell_text(words: list[_Word]) -> str:
     return text
 
 
-def ruled_tables(page, page_index: int, words: list[_Word], rules: tuple[list[_Rule], list[_Rule]]) -> list[FoundTable]:
-    """Tables drawn as grids of ruling lines on one page."""
+def ruled_tables(height: float, page_index: int, words: list[_Word],
+                 rules: tuple[list[_Rule], list[_Rule]]) -> list[FoundTable]:
+    """Tables drawn as grids of ruling lines on one page (``height``: the page's, in points)."""
     verticals, horizontals = (_merge_rules(r) for r in rules)
     found = []
     for group_verticals, group_horizontals in _grids(verticals, horizontals):
         table = _lattice_table(group_verticals, group_horizontals, words)
         if table is not None and table.table.n_rows >= 2 and table.table.n_cols >= 2:
-            table.page, table.page_height = page_index, page.get_height()
+            table.page, table.page_height = page_index, height
             found.append(table)
     return found
+
+
+# ---------------------------------------------------------------------------------------------- scanned pages
+
+_INK = 200  # grey level below which a pixel is ink (a thin rule comes out light grey when a scan is scaled down)
+_CONTRAST = 40  # a rule is darker than what lies beside it by this much (a filled area is not)
+RULE_MIN_LENGTH = 25.0  # points: longer than a letter's stroke
+RULE_MAX_THICKNESS = 2.0  # points: thicker dark runs are shading, pictures or the edges of filled areas
+
+
+def words_from_ocr(boxes: list[OcrBox], scale: float) -> list[_Word]:
+    """OCR boxes (image pixels of a page rendered at ``scale``) as words in points, top-left
+    origin. A box is a phrase, often a whole cell, and OCR gives no word boxes: a box's words share its width
+    by their characters (wide CJK ones count twice), so numbers read as one phrase ("1,577 (1,373)") still
+    fall into their columns."""
+    words = []
+    for box in boxes:
+        x0, top, x1, bottom = (v / scale for v in box.bbox)
+        units = list(itertools.accumulate((2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in box.text),
+                                          initial=0))
+        per_unit = (x1 - x0) / max(units[-1], 1)
+        for match in re.finditer(r"\S+", box.text):
+            words.append(_Word(match.group(), x0 + units[match.start()] * per_unit, top,
+                               x0 + units[match.end()] * per_unit, bottom))
+    return words
+
+
+def image_rules(image: np.ndarray, scale: float) -> tuple[list[_Rule], list[_Rule]]:
+    """Vertical and horizontal ruling lines seen in a page rendered at ``scale`` (H x W x 3; a scan has no
+    path objects): runs of ink at least RULE_MIN_LENGTH long and at most about RULE_MAX_THICKNESS thick, in
+    points."""
+    grey = image.min(axis=2)  # the darkest channel: coloured rules are ink too
+    offset, min_run = round(RULE_MAX_THICKNESS * scale) + 1, round(RULE_MIN_LENGTH * scale)
+    # rows of the image hold horizontal rules, rows of its transpose vertical ones
+    horizontals, verticals = ([_Rule(at / scale, start / scale, end / scale)
+                               for at, start, end in _thin_runs(rows, offset, min_run)] for rows in (grey, grey.T))
+    return verticals, horizontals
+
+
+def _thin_runs(grey: np.ndarray, offset: int, min_length: int) -> list[tuple[int, int, int]]:
+    """(row, first column, column after the last) of the runs of ink along rows, at least ``min_length``
+    long and darker than the rows ``offset`` above and below: a thin line (lines crossing it break no run
+    and hardly change the rows beside), not the inside or the edge of a filled area."""
+    steps = np.diff(np.pad(grey < _INK, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rows, starts = np.nonzero(steps == 1)
+    _, ends = np.nonzero(steps == -1)  # row-major order: each row's run ends pair with its run starts
+    long = ends - starts >= min_length
+    rows, starts, ends = rows[long], starts[long], ends[long]
+    sums = np.pad(np.cumsum(grey, axis=1, dtype=np.int32), ((0, 0), (1, 0)))  # a row's grey left of a column
+
+    def mean_grey(at: np.ndarray) -> np.ndarray:  # along each run, in rows ``at``; off the image is white
+        inside = (at >= 0) & (at < grey.shape[0])
+        at = np.clip(at, 0, grey.shape[0] - 1)
+        return np.where(inside, (sums[at, ends] - sums[at, starts]) / (ends - starts), 255.0)
+
+    own = mean_grey(rows) + _CONTRAST
+    thin = (mean_grey(rows - offset) >= own) & (mean_grey(rows + offset) >= own)
+    return list(zip(rows[thin].tolist(), starts[thin].tolist(), ends[thin].tolist()))
+
+
+def ocr_tables(boxes: list[OcrBox], image: np.ndarray, scale: float, page_index: int,
+               height: float) -> list[FoundTable]:
+    """The tables of a page read by OCR (``image``: the page rendered at ``scale``; ``boxes``: its OCR boxes;
+    ``height``: the page's, in points), top to bottom: number columns from the boxes, grids from the ruling
+    lines in the image. The same signals as on a text layer choose the extractors: a lone column of numbers
+    (equation numbers, a list) is no table."""
+    words = words_from_ocr(boxes, scale)
+    rules = image_rules(image, scale)
+    ruled = ruled_tables(height, page_index, words, rules) if has_grid(*rules) else []
+    page_text = "\n".join(" ".join(w.text for w in line.words) for line in group_lines(words))
+    numeric = numeric_tables(words, page_index, height) if numeric_line_count(page_text) >= MIN_NUMERIC_LINES else []
+    return _grids_first(ruled, numeric)
 
 
 # ---------------------------------------------------------------------------------------------- entry points
@@ -637,8 +719,13 @@ def page_tables(page, index: int) -> list[FoundTable]:
     finally:
         textpage.close()
     numeric_found = numeric_tables(words, index, height) if numeric else []
-    ruled = ruled_tables(page, index, words, rules) if grid else []
-    tables = ruled + [t for t in numeric_found if not any(_overlap(r.bbox, t.bbox) > 0.5 for r in ruled)]
+    ruled = ruled_tables(height, index, words, rules) if grid else []
+    return _grids_first(ruled, numeric_found)
+
+
+def _grids_first(ruled: list[FoundTable], numeric: list[FoundTable]) -> list[FoundTable]:
+    """Both extractors' tables top to bottom; a grid wins over number columns found in the same place."""
+    tables = ruled + [t for t in numeric if not any(_overlap(r.bbox, t.bbox) > 0.5 for r in ruled)]
     return sorted(tables, key=lambda t: t.bbox[1])
 
 
