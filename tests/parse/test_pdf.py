@@ -538,3 +538,25 @@ def test_caption_patterns(caption, kind):
 
     found = "figure" if FIGURE_CAPTION.match(caption) else "table" if TABLE_CAPTION.match(caption) else None
     assert found == kind
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_text_set_turned_on_the_page_is_read_upright(tmp_path, turn):
+    # a landscape statement set sideways on a portrait page: read in the frame where its text is upright
+    rows = [f"Line {k} of the results explains revenue of {k},000 in the quarter." for k in range(10)]
+
+    def page(c):
+        c.saveState()
+        c.translate(*{90: (595, 0), 180: (595, 842), 270: (0, 842)}[turn])
+        c.rotate(turn)
+        c.setFont("Helvetica-Bold", 16)
+        c.drawString(60, 540 if turn != 180 else 780, "Quarterly results")
+        lines_at(c, rows, 60, 510 if turn != 180 else 750, size=11)
+        c.restoreState()
+
+    path = canvas_pdf(tmp_path / "turned.pdf", [lambda c: lines_at(c, ["An upright first page."], 60, 780), page])
+    doc = parse(path)
+    turned = [b for b in doc.blocks if b.page == 2]
+    assert [b.kind for b in turned] == ["heading", "paragraph"] and turned[0].text == "Quarterly results"
+    assert turned[1].text == " ".join(rows)
+    assert doc.blocks[0].text == "An upright first page."

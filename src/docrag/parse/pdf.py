@@ -94,6 +94,7 @@ class _Page:
     scan: bool = False  # no usable text layer: needs OCR
     ocr: bool = False  # its lines came from OCR
     tables: list = field(default_factory=list)  # pdf_tables.FoundTable from the OCR of a scan
+    turned: int = 0  # degrees its text is turned (a landscape table on a portrait page): read upright
 
 
 @dataclass
@@ -110,25 +111,33 @@ class _Placed:
     png: bytes = b""  # the crop, with parse.figure_images
 
 
-def text_lines(textpage, left: float, top: float) -> tuple[list[Line], int]:
-    """The text layer as lines (runs of characters on one baseline without a wide gap), and the number
-    of characters that put ink on the page."""
+def text_lines(textpage, page_box: tuple[float, float, float, float]) -> tuple[list[Line], int, int]:
+    """The text layer as lines (runs of characters on one baseline without a wide gap), the number of
+    characters that put ink on the page, and by how many degrees its text is turned (0, 90, 180, 270).
+    ``page_box``: left, bottom, right, top. On a turned page (a landscape table set on a portrait page)
+    lines are read, and placed, in the frame where the text is upright."""
     import pypdfium2.raw as pdfium_c
 
     handle = ctypes.cast(textpage.raw, ctypes.c_void_p).value
     n = pdfium_c.FPDFText_CountChars(textpage.raw)
     if n <= 0:
-        return [], 0
+        return [], 0, 0
     text, codes = _page_text(textpage, handle, n)
     ink = ~_BLANK[np.minimum(codes, 0xFFFF)]  # 0xFFFF is no blank: it stands for any code point above
     idx = np.flatnonzero(ink)
     if not idx.size:
-        return [], 0
+        return [], 0, 0
     boxes = np.zeros((n, 4), np.float32)  # FS_RECTF: left, top, right, bottom (y up)
     base = boxes.ctypes.data
     for i in idx.tolist():
         _LOOSE_BOX(handle, i, base + 16 * i)
     x0, y1, x1, y0 = boxes[idx].T
+    turned = _text_direction(handle, idx)
+    if turned:
+        x0, y0, x1, y1 = _upright(turned, x0, y0, x1, y1)
+        (left,), (bottom,), (right,), (top,) = _upright(turned, *(np.array([v]) for v in page_box))
+    else:
+        left, bottom, right, top = page_box
     line_no = np.cumsum(codes == 10)[idx]
     height = np.maximum(y1 - y0, 0.5)
     mid = (y1 + y0) / 2
@@ -146,7 +155,27 @@ def text_lines(textpage, left: float, top: float) -> tuple[list[Line], int]:
         size, bold = _font(handle, int(idx[(s + e) // 2]))
         lines.append(Line(segment, float(lefts[k]) - left, top - float(tops[k]), float(rights[k]) - left,
                           top - float(bottoms[k]), size, bold))
-    return lines, int(idx.size)
+    return lines, int(idx.size), turned
+
+
+def _text_direction(handle: int, idx: np.ndarray, sample: int = 48) -> int:
+    """The way most of a page's text runs, from the text matrices of a sample of its characters: 0 (left to
+    right), or 90, 180, 270 degrees turned counter-clockwise."""
+    votes: Counter[int] = Counter()
+    for i in idx[:: max(1, len(idx) // sample)].tolist():
+        if _CHAR_MATRIX(handle, i, ctypes.addressof(_MATRIX)):
+            votes[round(np.degrees(np.arctan2(_MATRIX[1], _MATRIX[0])) / 90) % 4 * 90] += 1
+    return votes.most_common(1)[0][0] if votes else 0
+
+
+def _upright(turned: int, x0, y0, x1, y1):
+    """Boxes (left, bottom, right, top; y up) in the frame turned back by ``turned`` degrees, where the text
+    runs left to right."""
+    if turned == 90:
+        return y0, -x1, y1, -x0
+    if turned == 180:
+        return -x1, -y1, -x0, -y0
+    return -y1, x0, -y0, x1  # 270
 
 
 def _page_text(textpage, handle: int, n: int) -> tuple[str, np.ndarray]:
@@ -195,7 +224,7 @@ def ocr_lines(boxes, scale: float) -> list[Line]:
 class PdfParser(Parser):
     extensions = (".pdf",)
     file_type = "pdf"
-    version = 4
+    version = 5
 
     def parse(self, path: Path) -> Document:
         import pypdfium2 as pdfium
@@ -270,15 +299,19 @@ class PdfParser(Parser):
                 return out
             textpage = page.get_textpage()
             try:
-                out.lines, n_ink = text_lines(textpage, left, top)
+                out.lines, n_ink, out.turned = text_lines(textpage, (left, bottom, right, top))
             finally:
                 textpage.close()
+            if out.turned in (90, 270):
+                out.width, out.height = height, width
             if not has_images and n_ink:
                 return out
             pictures = page_pictures(page, left, top, width, height)
             cover = max((area_share(box, width, height) for box, _ in pictures), default=0.0)
             if (cover >= SCAN_COVER and n_ink < MIN_TEXT_CHARS) or (n_ink == 0 and cover >= 0.1):
                 out.scan = True
+                return out
+            if out.turned:  # figures are placed in the page's own frame, not the one its text is read in
                 return out
             out.figures = [(box, image_data_sha(members)) for box, members in pictures
                            if self.options.min_figure_area <= area_share(box, width, height) <= 0.8]
@@ -314,9 +347,10 @@ class PdfParser(Parser):
 
         # a page read by OCR takes its tables from the OCR boxes its lines came from, not from its text layer
         by_page: dict[int, list] = {p.number: p.tables for p in pages if p.ocr}
-        read_by_ocr = set(by_page)
+        # a turned page's text is read in another frame than the one tables are found in: its rows stay text
+        skip = set(by_page) | {p.number for p in pages if p.turned}
         for found in pdf_tables.find_tables(path, pdf):
-            if found.page not in read_by_ocr:
+            if found.page not in skip:
                 by_page.setdefault(found.page, []).append(found)
         return by_page
 
