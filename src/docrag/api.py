@@ -36,6 +36,7 @@ from docrag.generate.llm import LLMAnswerer
 from docrag.index.bm25 import BM25Index, build_from_texts
 from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.image_embed import FIGURES_DIR, FigureImages
+from docrag.index.image_embed import META_KEY as IMAGE_EMBEDDER_KEY
 from docrag.index.store import Store
 from docrag.index.tokenize import Analyzer
 from docrag.ingest import FileResult, IngestReport, Progress, collect_files, documents_under, ingest_files
@@ -529,6 +530,7 @@ class Index:
             "embedded_share": counts["embedded"] / counts["chunks"] if counts["chunks"] else 0.0,
             "generation": self.store.generation,
             "manifest": self.manifest,
+            "image_embedder": self.store.get_meta(IMAGE_EMBEDDER_KEY),  # what made the image vectors, if any
             "bytes_on_disk": sum(p.stat().st_size for p in files),
         }
 

@@ -182,6 +182,8 @@ def info(index: str = IndexOpt, as_json: bool = typer.Option(False, "--json")):
          + ("" if data["embedded_share"] == 1 or not data["chunks"] else
             " — hybrid search uses these; run `docrag ingest` again to finish")),
         ("embedder", f"{emb['name']}: {emb['version']} ({emb['dim']}-d)" if emb else "none yet"),
+        *([("image vectors", f"{data['image_vectors']:,} figures, {image['name']} ({image['dim']}-d)")]
+          if (image := data["image_embedder"]) else []),
         ("analyzer", f"{m['analyzer']['name']}: {m['analyzer']['version']}"),
         ("chunker", m["chunker"]),
         ("size on disk", f"{data['bytes_on_disk'] / 2**20:.1f} MiB"),

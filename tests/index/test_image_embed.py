@@ -126,6 +126,8 @@ def test_ingest_embeds_each_figure_image_as_the_model_does(tmp_path, pdfs, tiny_
     assert made_by["name"] == f"clip:{tiny_clip}" and made_by["dim"] == 16 and "sha256:" in made_by["version"]
     again = idx.add(pdfs)
     assert again.embedded_images == 0 and not again.changed
+    info = idx.info()
+    assert info["image_vectors"] == 2 and info["image_embedder"]["name"] == f"clip:{tiny_clip}"
 
 
 def test_image_retriever_scores_are_the_models_cosine_similarities(tmp_path, pdfs, tiny_clip):

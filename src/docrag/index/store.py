@@ -332,6 +332,7 @@ class Store:
             "chars": one("SELECT COALESCE(SUM(n_chars), 0) FROM docs"),
             "pages": one("SELECT COALESCE(SUM(n_pages), 0) FROM docs"),
             "embedded": one("SELECT COUNT(*) FROM embeddings"),
+            "image_vectors": one("SELECT COUNT(*) FROM image_embeddings"),
         }
 
 
