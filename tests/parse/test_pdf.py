@@ -457,7 +457,7 @@ def fake_tables(monkeypatch):
                                      TableCell(c.row + prev.n_rows - nxt.header_rows, c.col, c.text)
                                      for c in nxt.cells if c.row >= nxt.header_rows],
                                      prev.n_rows + nxt.n_rows - nxt.header_rows, prev.n_cols))
-    stub.find_tables = lambda path, pdf: list(stub.found)
+    stub.find_tables = lambda path, pdf, turned=None: list(stub.found)
     monkeypatch.setitem(sys.modules, "docrag.parse.pdf_tables", stub)
     monkeypatch.setattr(docrag.parse, "pdf_tables", stub, raising=False)
     return stub

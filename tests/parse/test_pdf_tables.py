@@ -77,10 +77,10 @@ def statement_pdf(tmp_path) -> Path:
     return path
 
 
-def _find(path: Path) -> list[FoundTable]:
+def _find(path: Path, turned: dict[int, int] | None = None) -> list[FoundTable]:
     pdf = pdfium.PdfDocument(str(path))
     try:
-        return find_tables(path, pdf)
+        return find_tables(path, pdf, turned)
     finally:
         pdf.close()
 
@@ -118,11 +118,14 @@ def test_numeric_line_signal():
     assert numeric_line_count("Capital spending was $1,577 million in 2018 and 2017.") == 0
 
 
-def test_ruled_grid_with_merged_cells(tmp_path):
+@pytest.mark.parametrize("turn", [0, 90])
+def test_ruled_grid_with_merged_cells(tmp_path, turn):
+    # turn 90: the grid set sideways on the page, read in the frame where its text is upright
     from reportlab.lib import colors
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import SimpleDocTemplate, TableStyle
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import TableStyle
     from reportlab.platypus import Table as PdfTable
 
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
@@ -135,8 +138,15 @@ def test_ruled_grid_with_merged_cells(tmp_path):
                               ("FONTNAME", (0, 0), (-1, -1), "STSong-Light"),
                               ("SPAN", (2, 0), (3, 0)), ("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1))]))
     path = tmp_path / "ruled.pdf"
-    SimpleDocTemplate(str(path)).build([grid])
-    [found] = _find(path)
+    canvas = Canvas(str(path), pagesize=(612, 792))
+    if turn:
+        canvas.translate(612, 0)
+        canvas.rotate(turn)
+    grid.wrapOn(canvas, 400, 300)
+    grid.drawOn(canvas, 60, 400)
+    canvas.showPage()
+    canvas.save()
+    [found] = _find(path, {0: turn} if turn else None)
     table = found.table
     assert (table.n_rows, table.n_cols, table.header_rows) == (4, 4, 2)
     spans = {c.text: (c.row, c.col, c.rowspan, c.colspan) for c in table.cells}
@@ -204,3 +214,24 @@ def test_financebench_statement_cells():
     correct = sum(any(same_value(lookup(t, c["row"], c["column"]), c["value"]) for t in tables[(c["doc"], c["page"])])
                   for c in cells)
     assert correct / len(cells) >= 0.95, f"{correct}/{len(cells)}"
+
+
+@pytest.mark.parametrize("turn", [90, 270])
+def test_a_statement_set_sideways_is_found_upright_by_the_parser(tmp_path, turn):
+    # a landscape statement on a portrait page: its text and its table are read in the upright frame
+    from reportlab.pdfgen.canvas import Canvas
+
+    from docrag.parse import parse
+
+    path = tmp_path / "turned.pdf"
+    canvas = Canvas(str(path), pagesize=(612, 792))
+    canvas.translate(*{90: (612, 0), 270: (0, 792)}[turn])
+    canvas.rotate(turn)
+    y = _prose(canvas, 560)
+    _statement(canvas, y - 20)
+    canvas.showPage()
+    canvas.save()
+    [table] = [b for b in parse(path).blocks if b.kind == "table"]
+    assert table.page == 1 and table.table.n_cols == 4
+    assert lookup(table.table, "Purchases of property, plant and equipment (PP&E)", "2018") == "(1,577)"
+    assert lookup(table.table, "Gain on sale", "2017") == "(586)"

@@ -79,6 +79,19 @@ _PAGE_NUMBER = re.compile(
 _DIGITS = re.compile(r"\d+")
 
 
+def upright_box(turned: int, x0, y0, x1, y1):
+    """A box (left, bottom, right, top; PDF points, y up; numbers or numpy arrays) as seen in the frame
+    turned back by ``turned`` degrees (0, 90, 180, 270 counter-clockwise), where text turned that way runs
+    left to right."""
+    if turned == 90:
+        return y0, -x1, y1, -x0
+    if turned == 180:
+        return -x1, -y1, -x0, -y0
+    if turned == 270:
+        return -y1, x0, -y0, x1
+    return x0, y0, x1, y1
+
+
 def is_page_number(text: str) -> bool:
     return bool(_PAGE_NUMBER.match(text.strip()))
 

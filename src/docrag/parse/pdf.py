@@ -49,6 +49,7 @@ from docrag.parse.layout import (
     paragraphs,
     reading_order,
     running_lines,
+    upright_box,
     usual_line_gap,
 )
 from docrag.parse.normalize import normalize
@@ -133,11 +134,8 @@ def text_lines(textpage, page_box: tuple[float, float, float, float]) -> tuple[l
         _LOOSE_BOX(handle, i, base + 16 * i)
     x0, y1, x1, y0 = boxes[idx].T
     turned = _text_direction(handle, idx)
-    if turned:
-        x0, y0, x1, y1 = _upright(turned, x0, y0, x1, y1)
-        (left,), (bottom,), (right,), (top,) = _upright(turned, *(np.array([v]) for v in page_box))
-    else:
-        left, bottom, right, top = page_box
+    x0, y0, x1, y1 = upright_box(turned, x0, y0, x1, y1)
+    left, _, _, top = upright_box(turned, *page_box)
     line_no = np.cumsum(codes == 10)[idx]
     height = np.maximum(y1 - y0, 0.5)
     mid = (y1 + y0) / 2
@@ -166,16 +164,6 @@ def _text_direction(handle: int, idx: np.ndarray, sample: int = 48) -> int:
         if _CHAR_MATRIX(handle, i, ctypes.addressof(_MATRIX)):
             votes[round(np.degrees(np.arctan2(_MATRIX[1], _MATRIX[0])) / 90) % 4 * 90] += 1
     return votes.most_common(1)[0][0] if votes else 0
-
-
-def _upright(turned: int, x0, y0, x1, y1):
-    """Boxes (left, bottom, right, top; y up) in the frame turned back by ``turned`` degrees, where the text
-    runs left to right."""
-    if turned == 90:
-        return y0, -x1, y1, -x0
-    if turned == 180:
-        return -x1, -y1, -x0, -y0
-    return -y1, x0, -y0, x1  # 270
 
 
 def _page_text(textpage, handle: int, n: int) -> tuple[str, np.ndarray]:
@@ -347,10 +335,10 @@ class PdfParser(Parser):
 
         # a page read by OCR takes its tables from the OCR boxes its lines came from, not from its text layer
         by_page: dict[int, list] = {p.number: p.tables for p in pages if p.ocr}
-        # a turned page's text is read in another frame than the one tables are found in: its rows stay text
-        skip = set(by_page) | {p.number for p in pages if p.turned}
-        for found in pdf_tables.find_tables(path, pdf):
-            if found.page not in skip:
+        read_by_ocr = set(by_page)
+        turned = {p.number: p.turned for p in pages if p.turned}  # their tables are read upright, as their text
+        for found in pdf_tables.find_tables(path, pdf, turned):
+            if found.page not in read_by_ocr:
                 by_page.setdefault(found.page, []).append(found)
         return by_page
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from docrag.parse.layout import upright_box
 from docrag.parse.ocr import OcrBox
 from docrag.types import BBox, Table, TableCell
 
@@ -121,10 +122,11 @@ class _Rule:
     end: float
 
 
-def ruling_lines(page) -> tuple[list[_Rule], list[_Rule]]:
+def ruling_lines(page, turned: int = 0) -> tuple[list[_Rule], list[_Rule]]:
     """Vertical and horizontal rules drawn on the page: thin paths (lines, or hairline rectangles as Word
     exports them), the edges of outlined rectangles, and the straight segments of stroked paths. Filled
-    areas are shading, not rules: 10-K statements shade alternate rows but draw no columns."""
+    areas are shading, not rules: 10-K statements shade alternate rows but draw no columns. On a page whose
+    text is ``turned``, as seen in the frame where the text is upright."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -136,12 +138,15 @@ def ruling_lines(page) -> tuple[list[_Rule], list[_Rule]]:
     horizontals: list[_Rule] = []
     raw = page.raw
     page_width, page_height = page.get_size()
+    frame_left, _, _, frame_top = upright_box(turned, 0.0, 0.0, page_width, page_height)
 
     def add(x0: float, y0: float, x1: float, y1: float) -> None:  # PDF coordinates, y up
-        if abs(x1 - x0) <= 2 and abs(y1 - y0) >= 4:
-            verticals.append(_Rule((x0 + x1) / 2, page_height - max(y0, y1), page_height - min(y0, y1)))
-        elif abs(y1 - y0) <= 2 and abs(x1 - x0) >= 4:
-            horizontals.append(_Rule(page_height - (y0 + y1) / 2, min(x0, x1), max(x0, x1)))
+        x0, y0, x1, y1 = upright_box(turned, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        x0, x1, y0, y1 = x0 - frame_left, x1 - frame_left, frame_top - y0, frame_top - y1  # top-left origin
+        if x1 - x0 <= 2 and y0 - y1 >= 4:
+            verticals.append(_Rule((x0 + x1) / 2, y1, y0))
+        elif y0 - y1 <= 2 and x1 - x0 >= 4:
+            horizontals.append(_Rule((y0 + y1) / 2, x0, x1))
 
     for i in range(pdfium_c.FPDFPage_CountObjects(raw)):
         obj = pdfium_c.FPDFPage_GetObject(raw, i)
@@ -185,19 +190,22 @@ def has_grid(verticals: list[_Rule], horizontals: list[_Rule]) -> bool:
 
 # ---------------------------------------------------------------------------------------------- layout
 
-def page_words(textpage, page_height: float) -> list[_Word]:
-    """Words from character boxes (loose boxes: one height per font size, so a line's words align)."""
+def page_words(textpage, page_height: float, turned: int = 0, page_width: float = 0.0) -> list[_Word]:
+    """Words from character boxes (loose boxes: one height per font size, so a line's words align); on a
+    page whose text is ``turned`` (degrees), in the frame where it is upright (``page_width`` then needed)."""
     import pypdfium2.raw as pdfium_c
+
+    left, _, _, top = upright_box(turned, 0.0, 0.0, page_width, page_height)
 
     raw = textpage.raw
     rect = pdfium_c.FS_RECTF()
     words: list[_Word] = []
     chars: list[str] = []
-    x0 = top = x1 = bottom = 0.0
+    x0 = w_top = x1 = w_bottom = 0.0  # the word being read
 
     def flush() -> None:
         if chars:
-            words.append(_Word("".join(chars), x0, top, x1, bottom))
+            words.append(_Word("".join(chars), x0, w_top, x1, w_bottom))
             chars.clear()
 
     for i in range(pdfium_c.FPDFText_CountChars(raw)):
@@ -207,15 +215,16 @@ def page_words(textpage, page_height: float) -> list[_Word]:
                 or rect.right <= rect.left:
             flush()
             continue
-        c_top, c_bottom = page_height - rect.top, page_height - rect.bottom
+        c_left, c_low, c_right, c_high = upright_box(turned, rect.left, rect.bottom, rect.right, rect.top)
+        c_left, c_right, c_top, c_bottom = c_left - left, c_right - left, top - c_high, top - c_low
         height = c_bottom - c_top
-        if chars and (rect.left - x1 > 0.25 * height or rect.left < x0 - 1
-                      or abs((c_top + c_bottom) / 2 - (top + bottom) / 2) > 0.4 * height):
+        if chars and (c_left - x1 > 0.25 * height or c_left < x0 - 1
+                      or abs((c_top + c_bottom) / 2 - (w_top + w_bottom) / 2) > 0.4 * height):
             flush()
         if not chars:
-            x0, top, x1, bottom = rect.left, c_top, rect.right, c_bottom
+            x0, w_top, x1, w_bottom = c_left, c_top, c_right, c_bottom
         else:
-            x1, top, bottom = max(x1, rect.right), min(top, c_top), max(bottom, c_bottom)
+            x1, w_top, w_bottom = max(x1, c_right), min(w_top, c_top), max(w_bottom, c_bottom)
         chars.append(ch)
     flush()
     return words
@@ -693,31 +702,34 @@ def ocr_tables(boxes: list[OcrBox], image: np.ndarray, scale: float, page_index:
 
 # ---------------------------------------------------------------------------------------------- entry points
 
-def find_tables(path: Path, pdf) -> list[FoundTable]:
-    """All tables of a PDF in page order (``pdf``: the open pypdfium2 document of ``path``). Where a page
+def find_tables(path: Path, pdf, turned: dict[int, int] | None = None) -> list[FoundTable]:
+    """All tables of a PDF in page order (``pdf``: the open pypdfium2 document of ``path``; ``turned``: the
+    pages whose text is turned, and by how many degrees: their tables are read upright). Where a page
     draws a grid of rules, the grid's cells win over number columns found in the same place (a ruled
     cell may hold several lines, which rows by baseline would split)."""
     found: list[FoundTable] = []
     for index in range(len(pdf)):
         page = pdf[index]
         try:
-            found.extend(page_tables(page, index))
+            found.extend(page_tables(page, index, (turned or {}).get(index, 0)))
         finally:
             page.close()
     return found
 
 
-def page_tables(page, index: int) -> list[FoundTable]:
-    """The tables of one page, top to bottom."""
-    height = page.get_height()
-    rules = ruling_lines(page)
+def page_tables(page, index: int, turned: int = 0) -> list[FoundTable]:
+    """The tables of one page, top to bottom (in the upright frame of a page whose text is ``turned``)."""
+    width, height = page.get_size()
+    rules = ruling_lines(page, turned)
     grid = has_grid(*rules)
     textpage = page.get_textpage()
     try:
         numeric = numeric_line_count(textpage.get_text_range()) >= MIN_NUMERIC_LINES
-        words = page_words(textpage, height) if numeric or grid else []
+        words = page_words(textpage, height, turned, width) if numeric or grid else []
     finally:
         textpage.close()
+    if turned in (90, 270):
+        height = width  # the upright page's height, for tables that go on onto the next page
     numeric_found = numeric_tables(words, index, height) if numeric else []
     ruled = ruled_tables(height, index, words, rules) if grid else []
     return _grids_first(ruled, numeric_found)
