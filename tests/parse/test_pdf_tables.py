@@ -125,8 +125,8 @@ def test_ruled_grid_with_merged_cells(tmp_path, turn):
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen.canvas import Canvas
-    from reportlab.platypus import TableStyle
     from reportlab.platypus import Table as PdfTable
+    from reportlab.platypus import TableStyle
 
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     data = [["序号", "房产坐落", "租金（万元）", ""],
