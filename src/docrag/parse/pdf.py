@@ -212,7 +212,7 @@ def ocr_lines(boxes, scale: float) -> list[Line]:
 class PdfParser(Parser):
     extensions = (".pdf",)
     file_type = "pdf"
-    version = 5
+    version = 6
 
     def parse(self, path: Path) -> Document:
         import pypdfium2 as pdfium
