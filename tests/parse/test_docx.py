@@ -6,6 +6,7 @@ import os
 
 import docx
 import pytest
+from docx.enum.style import WD_STYLE_TYPE
 
 from docrag.errors import ParseError
 from docrag.parse import parse
@@ -141,3 +142,47 @@ def test_docx_without_text(tmp_path):
     docx.Document().save(str(path))
     with pytest.raises(ParseError, match="no text found"):
         parse(path)
+
+
+def test_paragraph_styles_with_many_styles(tmp_path):
+    # styles are looked up in a map read once per document (python-docx searches every style for each
+    # paragraph); the lookup keeps python-docx's rules: an unknown id, a character style's id or no id at
+    # all mean the default paragraph style, which here is a list style
+    d = docx.Document()
+    for i in range(100):
+        d.styles.add_style(f"Custom {i}", WD_STYLE_TYPE.PARAGRAPH)
+    d.styles.add_style("标题 2", WD_STYLE_TYPE.PARAGRAPH)
+    nameless = d.styles.add_style("Nameless", WD_STYLE_TYPE.PARAGRAPH)
+    nameless.element._remove_name()  # Word accepts a style without a name
+    char_style = d.styles.add_style("Strong Char", WD_STYLE_TYPE.CHARACTER)
+    d.styles["Normal"].element.default = False
+    d.styles["List Bullet"].element.default = True
+    variants = [  # (style name, or a raw style id with "#"), expected kind, level
+        ("Heading 1", "heading", 1), ("Custom 0", "paragraph", 0), ("Custom 99", "paragraph", 0),
+        ("标题 2", "heading", 2), ("#Nameless", "paragraph", 0), ("Title", "heading", 1),
+        (None, "list", 0), ("#NoSuchStyle", "list", 0), (f"#{char_style.style_id}", "list", 0),
+    ]
+    expected = []
+    for i in range(450):
+        style, kind, level = variants[i % len(variants)]
+        text = f"第{i}段 paragraph {i}"
+        p = d.add_paragraph(text, style=None if style is None or style.startswith("#") else style)
+        if style and style.startswith("#"):
+            p._p.style = style[1:]
+        expected.append((kind, level, text))
+    path = tmp_path / "styles.docx"
+    d.save(str(path))
+    assert [(b.kind, b.level, b.text) for b in parse(path).blocks] == expected
+
+
+def test_expanded_size_over_max_bytes(tmp_path):
+    path = tmp_path / "bomb.docx"
+    d = docx.Document()
+    for _ in range(40):
+        d.add_paragraph("重复的文字。" * 5000)
+    d.save(str(path))
+    assert path.stat().st_size < 100_000  # 40 x 30,000 characters compress to a small file
+    with pytest.raises(ParseError, match=r"expands to [\d.]+ MiB unzipped > 1,000,000 bytes limit") as ei:
+        parse(path, max_bytes=1_000_000)
+    assert str(path) in str(ei.value)
+    assert len(parse(path, max_bytes=20_000_000).blocks) == 40

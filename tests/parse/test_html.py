@@ -157,3 +157,54 @@ def test_article_header_heading_is_kept(tmp_path):
     assert "网站标志" not in all_text(doc)
     assert [(b.kind, b.text) for b in doc.blocks] == [("heading", "文章标题"), ("paragraph", "正文内容。")]
     assert doc.blocks[1].section == ("文章标题",)
+
+
+# --- hidden text and deep nesting ---------------------------------------------------------------
+
+@pytest.mark.parametrize("hidden", [
+    "<p hidden>隐藏文字。</p>",
+    '<div hidden="hidden"><p>隐藏文字。</p></div>',
+    '<p aria-hidden="true">隐藏文字。</p>',
+    '<span aria-hidden="TRUE">隐藏文字。</span>',
+    '<div style="display:none">隐藏文字。</div>',
+    '<div style="color: red; DISPLAY : none;">隐藏文字。</div>',
+    '<p style="visibility: hidden">隐藏文字。</p>',
+    "<template><p>隐藏文字。</p></template>",
+    "<script>var s = '隐藏文字。';</script>",
+    "<noscript>隐藏文字。</noscript>",
+])
+def test_hidden_elements_are_not_indexed(tmp_path, hidden):
+    doc = parse(write(tmp_path, f"<body><h1>标题</h1><p>可见的前文。</p>{hidden}<p>可见的后文。</p></body>"))
+    assert [b.text for b in doc.blocks] == ["标题", "可见的前文。", "可见的后文。"]
+
+
+def test_hidden_text_inside_headings_and_tables_is_not_indexed(tmp_path):
+    doc = parse(write(tmp_path, '<h2>第一章<span class="sr" style="display:none">隐藏</span>'
+                                "<script>x()</script></h2>"
+                                "<table><tr><td>名称</td><td>数量<span hidden>隐藏</span></td></tr>"
+                                '<tr style="display: none"><td>隐藏</td><td>行</td></tr>'
+                                "<tr><td>苹果</td><td>3</td></tr></table>"))
+    assert [(b.kind, b.text) for b in doc.blocks] == [("heading", "第一章"), ("table", "名称 | 数量\n苹果 | 3")]
+
+
+def test_hidden_until_found_is_indexed(tmp_path):
+    # hidden="until-found" content is revealed by find-in-page: it is meant to be found
+    doc = parse(write(tmp_path, '<p>问题？</p><div hidden="until-found">折叠起来的答案。</div>'))
+    assert [b.text for b in doc.blocks] == ["问题？", "折叠起来的答案。"]
+
+
+@pytest.mark.parametrize("tag", ["div", "span", "section"])
+def test_deeply_nested_page(tmp_path, tag):
+    # generated pages can nest thousands of levels: the whole file must not fail on depth
+    depth = 5000
+    html = f"<h1>深层</h1>{f'<{tag}>' * depth}嵌套的正文。{f'</{tag}>' * depth}<p>结尾。</p>"
+    doc = parse(write(tmp_path, html))
+    assert [b.text for b in doc.blocks] == ["深层", "嵌套的正文。", "结尾。"]
+
+
+def test_deeply_nested_heading_and_cell(tmp_path):
+    depth = 5000
+    html = (f"<h2>{'<span>' * depth}深的标题{'</span>' * depth}</h2>"
+            f"<table><tr><td>{'<div>' * depth}深的单元格{'</div>' * depth}</td><td>b</td></tr></table>")
+    doc = parse(write(tmp_path, html))
+    assert [(b.kind, b.text) for b in doc.blocks] == [("heading", "深的标题"), ("table", "深的单元格 | b")]

@@ -195,3 +195,41 @@ def test_list_item_continuation_line_belongs_to_the_item(tmp_path):
 def test_blockquote_markers_are_stripped(tmp_path):
     doc = md(tmp_path, "> 引用的第一行\n> 引用的第二行。\n")
     assert [b.text for b in doc.blocks] == ["引用的第一行引用的第二行。"]
+
+
+# --- raw HTML that a reader never sees ----------------------------------------------------------
+
+def test_script_and_style_blocks_are_not_indexed(tmp_path):
+    doc = md(tmp_path, "# 标题\n\n前文。\n\n<script>\nvar s = '<script>脚本';\n# not a heading\n</script>\n\n"
+                       "<style>\np { color: red }\n</style>\n\n<template><p>模板</p></template>\n\n<noscript>请启用脚本</noscript>\n\n"
+                       "后文。\n")
+    assert [b.text for b in doc.blocks] == ["标题", "前文。", "后文。"]
+
+
+@pytest.mark.parametrize("hidden", [
+    '<div hidden>\n隐藏一。\n\n隐藏二 <div>内层</div> 仍隐藏。\n</div>',
+    '<div style="display: none">隐藏。</div>',
+    '<p aria-hidden="true">隐藏。</p>',
+    "<!-- 隐藏的注释\n跨行 -->",
+])
+def test_hidden_html_is_not_indexed(tmp_path, hidden):
+    doc = md(tmp_path, f"前文。\n\n{hidden}\n\n后文。\n")
+    assert [b.text for b in doc.blocks] == ["前文。", "后文。"]
+
+
+def test_inline_hidden_html_is_not_indexed(tmp_path):
+    doc = md(tmp_path, '可见<span style="visibility:hidden">隐藏</span>文字<!-- 注释 -->。<script>x()</script>\n')
+    assert [b.text for b in doc.blocks] == ["可见文字。"]
+
+
+def test_html_in_code_is_text_not_markup(tmp_path):
+    # in a code span or fenced code, <script> is literal text: nothing between two of them is dropped
+    doc = md(tmp_path, "用 `<script>` 开始，中间的文字保留，用 `</script>` 结束。\n\n"
+                       "```html\n<script>alert(1)</script>\n```\n")
+    assert "中间的文字保留" in doc.blocks[0].text
+    assert [b.text for b in doc.blocks if b.kind == "code"] == ["<script>alert(1)</script>"]
+
+
+def test_unclosed_hidden_element_keeps_the_rest_of_the_file(tmp_path):
+    doc = md(tmp_path, "<div hidden>\n\n正文一。\n\n正文二。\n")
+    assert [b.text for b in doc.blocks] == ["正文一。", "正文二。"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -70,12 +71,21 @@ def test_tmp_gbk_file(tmp_path, encoding):
     assert texts(doc) == [p for p in text.split("\n\n")]
 
 
-@pytest.mark.parametrize("text", ["你好世界", "今天天气很好。", "检索增强生成"])
+@pytest.mark.parametrize("text", ["你好世界", "今天天气很好。", "检索增强生成", "中文字", "你好吗"])
 def test_short_gbk_file(tmp_path, text):
     # A Chinese-first engine sees many short GBK notes (titles, one-line memos); they must not be
     # decoded as Korean or another CJK code page.
     doc = parse(write(tmp_path / "short.txt", text.encode("gbk")))
     assert texts(doc) == [text]
+
+
+@pytest.mark.parametrize("text", [ZH, "Hybrid search fuses BM25 and dense retrieval.\n\nSecond paragraph.",
+                                  "第1章 Introduction 简介\r\n一个人一生一世，一心一意。"])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom(tmp_path, text, encoding):
+    # .NET and SQL Server exports write UTF-16 without a BOM: its zero bytes must not read as binary
+    doc = parse(write(tmp_path / "u16.txt", text.encode(encoding)))
+    assert texts(doc) == texts(parse(write(tmp_path / "u8.txt", text.encode("utf-8"))))
 
 
 def test_crlf_line_ends(tmp_path):
@@ -112,6 +122,15 @@ def test_binary_file_is_rejected(tmp_path):
     assert str(path) in msg
     assert "binary" in msg
     assert ei.value.path == str(path)
+
+
+@pytest.mark.parametrize("data", [
+    struct.pack("<600H", *range(1, 601)),  # zero bytes every other position, like UTF-16 text
+    struct.pack("<300f", *(i / 7 for i in range(300))),
+])
+def test_binary_numbers_are_not_taken_for_utf16(tmp_path, data):
+    with pytest.raises(ParseError, match="binary"):
+        parse(write(tmp_path / "numbers.txt", data))
 
 
 def test_empty_file(tmp_path):
@@ -160,10 +179,9 @@ def test_parse_error_str_is_path_colon_reason(tmp_path):
     assert str(ei.value) == f"{path}: {ei.value.reason}"
 
 
-def test_big5_text_is_not_taken_for_gbk(tmp_path):
-    from docrag.parse import parse
-
-    text = "這是繁體中文的文件，用於測試大五碼的偵測是否正確。我們希望它能被正確解碼。"
+@pytest.mark.parametrize("text", ["這是繁體中文的文件，用於測試大五碼的偵測是否正確。我們希望它能被正確解碼。",
+                                  "繁體中文", "臺北市政府公告"])
+def test_big5_text_is_not_taken_for_gbk(tmp_path, text):
     path = tmp_path / "big5.txt"
     path.write_bytes(text.encode("big5"))
     assert parse(path).blocks[0].text == text

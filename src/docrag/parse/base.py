@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable, ClassVar
 
 from docrag.config import ParseConfig
 from docrag.errors import ParseError
 from docrag.types import Block, Document
+
+
+class Blocks(list):
+    """A document's blocks that fail as soon as their text passes ``max_chars``: a small compressed
+    file (a zip-bomb-like .docx) must stop early, not expand fully in memory first."""
+
+    def __init__(self, path: Path, max_chars: int | None):
+        super().__init__()
+        self.path, self.max_chars, self.chars = path, max_chars, 0
+
+    def append(self, block: Block) -> None:
+        self.check(len(block.text))
+        self.chars += len(block.text)
+        super().append(block)
+
+    def check(self, pending: int = 0) -> None:
+        """Fail if the text so far plus ``pending`` characters still being built passes the limit."""
+        if self.max_chars is not None and self.chars + pending > self.max_chars:
+            raise _text_too_long(self.path, self.chars + pending, self.max_chars)
 
 
 class Parser:
@@ -17,6 +37,9 @@ class Parser:
     file_type: ClassVar[str] = ""
     # bump when a code change alters what a parser outputs: indexed files of its type are parsed again
     version: ClassVar[int] = 1
+    # set by parse(): parsers that can expand a small file check them while they work
+    max_chars: int | None = None  # text length
+    max_bytes: int | None = None  # size of the file, and of an archive's (.docx) expanded contents
 
     def __init__(self, options: ParseConfig | None = None):
         self.options = options or ParseConfig()
@@ -24,8 +47,11 @@ class Parser:
     def parse(self, path: Path) -> Document:
         raise NotImplementedError
 
+    def blocks(self, path: Path) -> Blocks:
+        return Blocks(path, self.max_chars)
+
     def document(self, path: Path, blocks: list[Block], title: str = "", **metadata) -> Document:
-        return Document(path=str(path), blocks=blocks, title=title or path.stem,
+        return Document(path=str(path), blocks=list(blocks), title=title or path.stem,
                         file_type=self.file_type, metadata=metadata)
 
 
@@ -48,8 +74,11 @@ def parser_signature(path: Path, options: ParseConfig | None = None) -> str:
     return f"{cls.file_type}/{cls.version}:{(options or ParseConfig()).signature()}" if cls else ""
 
 
-def parse(path: str | Path, max_bytes: int | None = None, options: ParseConfig | None = None) -> Document:
-    """Parse a file by its extension. Raises ParseError naming the file and the reason."""
+def parse(path: str | Path, max_bytes: int | None = None, options: ParseConfig | None = None,
+          max_chars: int | None = None) -> Document:
+    """Parse a file by its extension. Raises ParseError naming the file and the reason.
+
+    ``max_bytes`` limits the file's size (and a .docx's expanded size), ``max_chars`` its text."""
     path = Path(path)
     factory = PARSERS.get(path.suffix.lower())
     if factory is None:
@@ -61,9 +90,11 @@ def parse(path: str | Path, max_bytes: int | None = None, options: ParseConfig |
     if size == 0:
         raise ParseError(path, "empty file")
     if max_bytes is not None and size > max_bytes:
-        raise ParseError(path, f"file too large ({_size(size)} > {_size(max_bytes)} limit)")
+        raise ParseError(path, f"file too large ({human_size(size)} > {human_size(max_bytes)} limit)")
+    parser = factory(options)
+    parser.max_bytes, parser.max_chars = max_bytes, max_chars
     try:
-        doc = factory(options).parse(path)
+        doc = parser.parse(path)
     except ParseError:
         raise
     except MemoryError:
@@ -72,17 +103,26 @@ def parse(path: str | Path, max_bytes: int | None = None, options: ParseConfig |
         raise ParseError(path, f"unreadable {path.suffix.lstrip('.')} file ({type(e).__name__}: {e})") from None
     if not any(b.text.strip() for b in doc.blocks):
         raise ParseError(path, "no text found (empty document, or a scan without a text layer)")
+    if max_chars is not None and doc.n_chars > max_chars:  # parsers that don't check as they go (PDF)
+        raise _text_too_long(path, doc.n_chars, max_chars)
     return doc
 
 
-def _size(n: int) -> str:
+def _text_too_long(path: Path, n: int, max_chars: int) -> ParseError:
+    return ParseError(path, f"text too long ({n:,} characters > {max_chars:,} limit; raise index.max_file_chars)")
+
+
+def human_size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def decode(path: Path, data: bytes) -> str:
     """Decode text bytes: BOMs and UTF-8 first (fast path), then charset detection."""
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ParseError(path, "binary file, not text")
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise ParseError(path, "binary file, not text")
+        return text
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
             return data.decode(enc, errors="replace")
@@ -90,15 +130,10 @@ def decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[: 1 << 20]).best()
+    best = _detect(data)
     encoding = best.encoding if best is not None else None
-    # GB2312/GBK detections are GB18030 text that happened to fit the subset. Short Chinese text
-    # (a few hundred bytes) is often mistaken for a Korean or Japanese double-byte encoding:
-    # Chinese-first, GB18030 wins there when the bytes are valid GB18030. Big5 detections stand.
-    short_lookalike = encoding in _CJK_LOOKALIKES and len(data) < 4096
-    if encoding is None or encoding in ("gb2312", "gbk") or short_lookalike:
+    # GB2312/GBK detections are GB18030 text that happened to fit the subset
+    if encoding is None or encoding in ("gb2312", "gbk") or _short_gb_lookalike(data, encoding):
         try:
             return data.decode("gb18030")
         except UnicodeDecodeError:
@@ -108,4 +143,47 @@ def decode(path: Path, data: bytes) -> str:
     return data.decode(encoding, errors="replace")
 
 
+def _detect(data: bytes):
+    from charset_normalizer import from_bytes
+
+    return from_bytes(data[: 1 << 20]).best()
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 saved without a BOM (.NET and SQL Server exports) has zero bytes, one in every ASCII
+    character, so it looks binary. The detector tells it from binary data and picks the byte order
+    (it knows Chinese: a zero-byte count alone would call Chinese text full of 一, U+4E00, big-endian);
+    a zero 16-bit unit (U+0000) or a control character means binary after all."""
+    sample = data[:8192]
+    if len(data) % 2 or 0 in memoryview(sample).cast("H"):
+        return None
+    best = _detect(data)
+    if best is None or not best.encoding.startswith("utf_16"):
+        return None
+    try:
+        text = data.decode(best.encoding)
+    except UnicodeDecodeError:
+        return None
+    return None if _CONTROL.search(text, 0, 4096) else text
+
+
+def _short_gb_lookalike(data: bytes, encoding: str | None) -> bool:
+    """Short Chinese text (a few hundred bytes) is often mistaken for a Korean, Japanese or Big5
+    double-byte encoding: Chinese-first, GB18030 wins there. Nearly all Big5 bytes are valid GB18030
+    as well, so a Big5 detection only yields to bytes that are valid GB2312: about 40% of Big5
+    characters have a second byte below GB2312's range, and real Big5 text of four characters or
+    more practically never passes."""
+    if len(data) >= 4096:
+        return False
+    if encoding in _BIG5:
+        try:
+            data.decode("gb2312")
+        except UnicodeDecodeError:
+            return False
+        return True
+    return encoding in _CJK_LOOKALIKES
+
+
 _CJK_LOOKALIKES = {"cp949", "euc_kr", "johab", "shift_jis", "cp932", "euc_jp"}
+_BIG5 = {"big5", "big5hkscs", "cp950"}
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # not \t \n \v \f \r

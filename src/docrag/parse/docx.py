@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
-from docrag.parse.base import Parser, register
+from docrag.errors import ParseError
+from docrag.parse.base import Parser, human_size, register
 from docrag.parse.normalize import normalize
 from docrag.types import Block, Document
 
@@ -19,6 +21,35 @@ def _heading_level(style_name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def _check_expanded_size(path: Path, max_bytes: int | None) -> None:
+    """A .docx is a zip archive: a small file can expand to gigabytes of XML, so ``max_bytes`` limits
+    its members' uncompressed sizes too, before python-docx inflates them (zipfile stops reading a
+    member at its declared size)."""
+    if max_bytes is None:
+        return
+    with zipfile.ZipFile(path) as archive:
+        size = sum(info.file_size for info in archive.infolist())
+    if size > max_bytes:
+        raise ParseError(path, f"expands to {human_size(size)} unzipped > {human_size(max_bytes)} limit")
+
+
+def _paragraph_styles(d) -> tuple[dict[str, str], str]:
+    """Paragraph style names by style id, and the default paragraph style's name, read once: python-docx's
+    Paragraph.style searches every style of the document for each paragraph, so long documents with many
+    styles took seconds. Its rules are kept: the first style with an id wins, and a paragraph without an
+    id, with an unknown one or with a character or table style's has the default paragraph style."""
+    from docx.enum.style import WD_STYLE_TYPE
+
+    styles = d.styles.element
+    first = {}
+    for style in styles.style_lst:
+        if style.styleId:
+            first.setdefault(style.styleId, style)
+    names = {sid: style.name_val or "" for sid, style in first.items() if style.type == WD_STYLE_TYPE.PARAGRAPH}
+    default = styles.default_for(WD_STYLE_TYPE.PARAGRAPH)
+    return names, (default.name_val or "") if default is not None else ""
+
+
 @register
 class DocxParser(Parser):
     extensions = (".docx",)
@@ -27,20 +58,20 @@ class DocxParser(Parser):
     def parse(self, path: Path) -> Document:
         import docx
         from docx.table import Table
-        from docx.text.paragraph import Paragraph
 
+        _check_expanded_size(path, self.max_bytes)
         d = docx.Document(str(path))
-        blocks: list[Block] = []
+        styles, default_style = _paragraph_styles(d)
+        blocks = self.blocks(path)
         headings: list[tuple[int, str]] = []
         for el in d.element.body.iterchildren():
             tag = el.tag.rsplit("}", 1)[-1]
             section = tuple(t for _, t in headings)
             if tag == "p":
-                p = Paragraph(el, d)
-                text = normalize(p.text).replace("\n", " ").strip()
+                text = normalize(el.text).replace("\n", " ").strip()
                 if not text:
                     continue
-                style = p.style.name if p.style is not None else ""
+                style = styles.get(el.style, default_style)
                 level = _heading_level(style)
                 if level:
                     while headings and headings[-1][0] >= level:
@@ -51,7 +82,7 @@ class DocxParser(Parser):
                     kind = "list" if style.lower().startswith("list") else "paragraph"
                     blocks.append(Block(text, kind=kind, section=section))
             elif tag == "tbl":
-                rows = []
+                rows, chars = [], 0
                 for row in Table(el, d).rows:
                     cells, seen = [], set()
                     for cell in row.cells:  # a merged cell appears once per grid column it spans
@@ -61,6 +92,8 @@ class DocxParser(Parser):
                         cells.append(normalize(cell.text).replace("\n", " ").strip())
                     if any(cells):
                         rows.append(" | ".join(cells))
+                        chars += len(rows[-1]) + 1
+                        blocks.check(chars)  # a vertically merged cell repeats its text in every row
                 if rows:
                     blocks.append(Block("\n".join(rows), kind="table", section=section))
         title = (d.core_properties.title or "").strip()

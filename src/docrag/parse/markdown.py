@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from docrag.parse.base import Parser, decode, register
+from docrag.parse.html import hidden
 from docrag.parse.normalize import normalize, unwrap
 from docrag.types import Block, Document
 
@@ -28,6 +29,14 @@ _INLINE = [
     (re.compile(r"`([^`]+)`"), r"\1"),
     (re.compile(r"<[^>]+>"), ""),
 ]
+# Raw HTML a renderer passes through but a reader never sees: these elements whatever their attributes,
+# others when hidden (docrag.parse.html.hidden), and comments
+_NEVER_SHOWN = ("script", "style", "template", "noscript")  # as in the HTML parser
+_RAW_TEXT = ("script", "style")  # their text is not markup: a "<script>" inside a script opens nothing
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# where the scan for it stops: an inline code span (skipped, its text is literal), a comment, a start tag
+_HTML_START = re.compile(r"`[^`\n]*`|<!--|<([A-Za-z][\w-]*)((?:\s[^<>]*)?)>")
+_ATTR = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 
 
 def strip_inline(text: str) -> str:
@@ -36,14 +45,86 @@ def strip_inline(text: str) -> str:
     return text
 
 
+def _without_hidden_html(lines: list[str]) -> list[str]:
+    """The lines with hidden HTML removed, except in fenced code where HTML is literal text."""
+    out: list[str] = []
+    prose: list[str] = []
+    in_fence = False
+    for line in lines:
+        fence = bool(_FENCE.match(line.lstrip()))
+        if in_fence or fence:
+            out += _drop_hidden_html(prose)
+            prose = []
+            out.append(line)
+            in_fence ^= fence
+        else:
+            prose.append(line)
+    return out + _drop_hidden_html(prose)
+
+
+def _drop_hidden_html(lines: list[str]) -> list[str]:
+    """A removed span leaves its line breaks, so the blocks around it stay apart. An element without an
+    end tag is kept: losing the rest of a file to one stray tag is worse than indexing some hidden text."""
+    if not lines:
+        return []
+    text = "\n".join(lines)
+    parts: list[str] = []
+    pos = kept = 0
+    unclosed: set[str] = set()  # elements whose end tag was not found: not searched for again (linear scan)
+    while m := _HTML_START.search(text, pos):
+        end = _hidden_end(text, m, unclosed)
+        pos = m.end() if end is None else end
+        if end is not None:
+            parts += [text[kept:m.start()], "\n" * text.count("\n", m.start(), end)]
+            kept = end
+    return ("".join(parts) + text[kept:]).split("\n")
+
+
+def _hidden_end(text: str, m: re.Match, unclosed: set[str]) -> int | None:
+    """Where the hidden HTML that starts at ``m`` ends; None if ``m`` is no such start or it never ends."""
+    if m.group().startswith("`"):
+        return None
+    name = "!--" if m.group() == "<!--" else m.group(1).lower()
+    if name in unclosed:
+        return None
+    if name == "!--":
+        end = text.find("-->", m.end())
+        end = None if end < 0 else end + 3
+    elif name in _NEVER_SHOWN or (name not in _VOID and hidden(_attributes(m.group(2)))):
+        end = _end_tag(text, name, m.end(), nested=name not in _RAW_TEXT)
+    else:
+        return None
+    if end is None:
+        unclosed.add(name)
+    return end
+
+
+def _attributes(text: str) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR.finditer(text)}
+
+
+def _end_tag(text: str, name: str, start: int, nested: bool) -> int | None:
+    """The end of the end tag that closes the ``name`` element whose start tag ends at ``start``."""
+    depth = 1
+    for tag in re.compile(rf"<(/?){re.escape(name)}(?![\w-])[^<>]*>", re.I).finditer(text, start):
+        if tag.group(1):
+            depth -= 1
+        elif nested:
+            depth += 1
+        if depth == 0:
+            return tag.end()
+    return None
+
+
 @register
 class MarkdownParser(Parser):
     extensions = (".md", ".markdown")
     file_type = "md"
+    version = 2  # raw HTML that is never shown (script, style, hidden elements, comments) is no longer indexed
 
     def parse(self, path: Path) -> Document:
-        lines = normalize(decode(path, path.read_bytes()), keep_indent=True).split("\n")
-        blocks: list[Block] = []
+        lines = _without_hidden_html(normalize(decode(path, path.read_bytes()), keep_indent=True).split("\n"))
+        blocks = self.blocks(path)
         headings: list[tuple[int, str]] = []
         para: list[str] = []
         kind = "paragraph"

@@ -13,5 +13,7 @@ class TextParser(Parser):
     file_type = "txt"
 
     def parse(self, path: Path) -> Document:
-        text = normalize(decode(path, path.read_bytes()))
-        return self.document(path, [Block(p) for p in paragraphs(text)])
+        blocks = self.blocks(path)
+        for p in paragraphs(normalize(decode(path, path.read_bytes()))):
+            blocks.append(Block(p))
+        return self.document(path, blocks)
