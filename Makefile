@@ -6,15 +6,17 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+NOTO   := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 # CPU build of torch (a local wheel on our machines); the tests of the local-model backends need it
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast fonts bench clean
 
+# the demo needs no C compiler: the [dev] extra (hnswlib builds from source) waits for the tests
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[demo]'
 	touch $(STAMP)
 
 # tests also cover the local-model backends: CPU torch first, so the [llm] extra doesn't pull CUDA
@@ -26,11 +28,19 @@ $(TEST_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: $(TEST_STAMP)
+# some tests draw Chinese text or read PDFs that name a Chinese font without embedding it (pdfium then takes a
+# system one): without a CJK font they are skipped, so install one where we can (root with apt-get)
+fonts:
+	@[ -f $(NOTO) ] || fc-list :lang=zh 2>/dev/null | grep -q . \
+	|| { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; } \
+	|| echo "no CJK font (apt-get install fonts-noto-cjk): the tests that need one are skipped"
+
+test: $(TEST_STAMP) fonts
 	$(PY) -m pytest -q
 
 # everything but the slow end-to-end runs over ../shared data
-test-fast: $(TEST_STAMP)
+test-fast: $(TEST_STAMP) fonts
 	$(PY) -m pytest -q -m "not slow"
 
 # numbers behind docs/benchmarks.md; needs ../shared/data; the first build embeds 4.2M chars (~40 min)

@@ -7,8 +7,8 @@ import difflib
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import cjk_font, figure_pdf, text_image
 
 from docrag.config import ParseConfig
 from docrag.parse import parse
@@ -16,7 +16,6 @@ from docrag.parse.ocr import OCR, OcrBox, ocr_available
 
 pytestmark = pytest.mark.skipif(not ocr_available(), reason="rapidocr-onnxruntime is not installed")
 
-NOTO = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 ZH = "龙井茶产于浙江杭州西湖周边的群山之中。"
 EN = "Revenue grew 12% to $4,210 million in 2022."
 
@@ -27,36 +26,6 @@ def squash(text: str) -> str:
 
 def similarity(truth: str, got: str) -> float:
     return difflib.SequenceMatcher(None, squash(truth), squash(got)).ratio()
-
-
-def text_image(lines: list[str], size: int = 28) -> np.ndarray:
-    """White image with black text lines: drawn with a CJK font when the system has one, else through a
-    reportlab PDF (built-in STSong-Light) rendered by pdfium."""
-    if NOTO.exists():
-        from PIL import Image, ImageDraw, ImageFont
-
-        font = ImageFont.truetype(str(NOTO), size)
-        img = Image.new("RGB", (40 + size * 24, 40 + int(size * 1.8) * len(lines)), "white")
-        draw = ImageDraw.Draw(img)
-        for k, line in enumerate(lines):
-            draw.text((20, 20 + int(size * 1.8) * k), line, font=font, fill="black")
-        return np.asarray(img)
-    import io
-
-    import pypdfium2 as pdfium
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(size * 12, 20 + size * 0.9 * len(lines)))
-    c.setFont("STSong-Light", size / 2)
-    for k, line in enumerate(lines):
-        c.drawString(10, 10 + size * 0.9 * (len(lines) - k - 1), line)
-    c.save()
-    page = pdfium.PdfDocument(buf.getvalue())[0]
-    return page.render(scale=2, rev_byteorder=True).to_numpy()[:, :, :3].copy()
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +64,7 @@ def scanned_pdf(tmp_path) -> tuple[Path, str, str]:
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
+    cjk_font()  # pdfium draws the page's Chinese (a font the PDF names but does not embed) with a system font
     heading, body = "检索增强生成", "系统先检索相关片段，再据此生成带引用的答案。Hybrid search fuses BM25 and dense ranks."
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     src = tmp_path / "source.pdf"
@@ -131,19 +101,7 @@ def test_ocr_always_reads_pages_that_have_a_text_layer(tmp_path):
 
 
 def test_text_inside_a_figure_is_read_by_ocr(tmp_path):
-    from PIL import Image
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen import canvas
-
-    path = tmp_path / "figure.pdf"
-    c = canvas.Canvas(str(path), pagesize=(595, 842))
-    c.setFont("Helvetica", 10)
-    c.drawString(60, 780, "The chart below shows the quarterly revenue.")
-    picture = text_image([EN])
-    height = 480 * picture.shape[0] / picture.shape[1]  # the picture's own aspect ratio
-    c.drawImage(ImageReader(Image.fromarray(picture)), 60, 520, width=480, height=height)
-    c.drawString(60, 500, "Figure 2: Revenue in 2022")
-    c.save()
+    path = figure_pdf(tmp_path / "figure.pdf", text_image([EN]))
     doc = parse(path, options=ParseConfig(tables=False))
     fig = next(b for b in doc.blocks if b.kind == "figure")
     assert fig.figure.caption == "Figure 2: Revenue in 2022"

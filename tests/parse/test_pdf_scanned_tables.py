@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import text_font
 
 from docrag.config import ParseConfig
 from docrag.parse import parse
 from docrag.parse.ocr import OcrBox, ocr_available
 from docrag.parse.pdf_tables import image_rules, numeric_tables, words_from_ocr
 
-FONTS = (Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-         Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
 YEARS = ("2023", "2022", "2021")
 ROWS = [("Revenue", ("12,480", "11,205", "10,317")),
         ("Cost of sales", ("(7,312)", "(6,904)", "(6,411)")),
@@ -34,22 +33,13 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def font(size: int):
-    from PIL import ImageFont
-
-    path = next((p for p in FONTS if p.exists()), None)
-    if path is None:
-        pytest.skip("no Noto CJK or DejaVu font to draw the page with")
-    return ImageFont.truetype(str(path), size)
-
-
 @pytest.fixture
 def scanned_statement(tmp_path) -> Path:
     """A 200 dpi picture of a page: a sentence, an income statement (years over right-aligned numbers,
     negatives in parentheses, no rules), a sentence; saved as an image-only PDF."""
     from PIL import Image, ImageDraw
 
-    text = font(28)
+    text = text_font(28)
     image = Image.new("RGB", (1400, 1000), "white")
     draw = ImageDraw.Draw(image)
     draw.text((80, 60), BEFORE, font=text, fill="black")
@@ -112,6 +102,7 @@ def test_a_ruled_grid_in_a_scan_keeps_its_cells(tmp_path):
             ("毛利", "收入减成本", "略有提高")]
     image = Image.new("RGB", (1400, 700), "white")
     draw = ImageDraw.Draw(image)
+    font = text_font(28, "".join("".join(row) for row in rows))
     xs, ys = (80, 400, 800, 1100), [120 + 60 * k for k in range(len(rows) + 1)]
     for x in xs:
         draw.line([(x, ys[0]), (x, ys[-1])], fill=(90, 90, 90), width=3)
@@ -119,7 +110,7 @@ def test_a_ruled_grid_in_a_scan_keeps_its_cells(tmp_path):
         draw.line([(xs[0], y), (xs[-1], y)], fill=(90, 90, 90), width=3)
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
-            draw.text((xs[c] + 15, ys[r] + 12), text, font=font(28), fill="black")
+            draw.text((xs[c] + 15, ys[r] + 12), text, font=font, fill="black")
     path = tmp_path / "grid_scan.pdf"
     image.save(path, resolution=200)
     doc = parse(path, options=ParseConfig(ocr="auto", tables=True))
