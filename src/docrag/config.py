@@ -77,7 +77,11 @@ class IndexConfig(_Section):
     bm25_headings: int = Field(
         2, ge=0, description="innermost section headings indexed with each chunk's text for BM25 (a passage under "
         "'Legal Proceedings' is about legal proceedings even when it does not say so); 0: the text alone")
-    max_file_mb: float = Field(256.0, gt=0)
+    max_file_mb: float = Field(256.0, gt=0, description="largest file taken, and the most a .docx may expand to")
+    # a 137 KB .docx can expand to 100M characters (hours of embedding): work per file is bounded
+    max_file_chars: int = Field(20_000_000, gt=0, description="most text one file may hold (5 times a 4M-character "
+                                "library); a longer file is refused with a line saying so")
+    max_file_chunks: int = Field(200_000, gt=0, description="most chunks one file may make")
     extensions: list[str] = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
 
 
