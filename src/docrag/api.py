@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
+import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,9 +39,19 @@ from docrag.index.bm25 import BM25Index, build_from_texts
 from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.image_embed import FIGURES_DIR, FigureImages
 from docrag.index.image_embed import META_KEY as IMAGE_EMBEDDER_KEY
-from docrag.index.store import Store
+from docrag.index.store import Store, disk_failure
 from docrag.index.tokenize import Analyzer
-from docrag.ingest import FileResult, IngestReport, Progress, collect_files, documents_under, ingest_files
+from docrag.ingest import (
+    FileResult,
+    IngestReport,
+    Limits,
+    Progress,
+    collect_files,
+    deleted_documents,
+    documents_under,
+    ingest_files,
+)
+from docrag.parse import PARSERS
 from docrag.parse.normalize import normalize
 from docrag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever
 from docrag.retrieve.collapse import one_hit_per_table
@@ -51,16 +63,21 @@ from docrag.retrieve.rerank import Reranker, make_reranker, rerank
 from docrag.retrieve.routing import DocRouter, wanted_kinds
 from docrag.types import Answer, Hit
 
+log = logging.getLogger(__name__)
+
 DB_NAME = "docrag.sqlite"
 MANIFEST = "manifest.json"
+EMBEDDER_KEY = "embedder"  # store meta: the manifest's embedder record, kept with the vectors it describes
 MODES = ("bm25", "dense", "hybrid", "graph")  # graph: hybrid, then each hit expanded along the document graph
+FILE_TYPES = tuple(sorted({parser.file_type for parser in PARSERS.values()}))
 
 
 class Index:
-    def __init__(self, path: Path, config: Config):
+    def __init__(self, path: Path, config: Config, readonly: bool = False):
         self.path = path
         self.config = config
-        self.store = Store(path / DB_NAME)
+        self.readonly = readonly  # a reader: writes nothing, not even derived files
+        self.store = Store(path / DB_NAME, readonly=readonly)
         self.analyzer = Analyzer()
         # semantic chunking embeds sentences: it gets the index's embedder, loaded on first use
         self.splitter = make_splitter(config.chunk, embedder=self.embedder, embedder_name=config.index.embedder)
@@ -76,13 +93,15 @@ class Index:
         self._kind_ids: dict[tuple[str, ...], tuple[int, np.ndarray]] = {}  # kinds -> (generation, chunk ids)
         self._glossary: tuple[list[str], Glossary] | None = None  # (names, glossary)
         self.figures = FigureImages(path / FIGURES_DIR, self.store, config)
-        self.manifest = self._check_manifest()
+        self._loading = 0.0  # seconds spent loading models and derived indexes, reported as timings["load"]
+        self.manifest = self._read_manifest()
 
     # --- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, create: bool = False, config: str | Path | Config | None = None,
-             **overrides) -> "Index":
-        """Open the index at ``path`` (``create=True`` makes it if missing).
+             readonly: bool = False, **overrides) -> "Index":
+        """Open the index at ``path`` (``create=True`` makes it if missing; ``readonly=True`` writes nothing, so a
+        read-only copy can be searched).
 
         Configuration: defaults, then ``config`` (a Config, or a TOML file; else ./docrag.toml),
         then keyword overrides such as ``dense=False`` or ``chunk__size=300``.
@@ -93,13 +112,13 @@ class Index:
         else:
             cfg = Config.load(config, **overrides)
         if not (path / DB_NAME).exists():
-            if not create:
+            if not create or readonly:
                 raise IndexStateError(
                     f"{path}: no docrag index here (create one with `docrag ingest ... --index {path}`)")
             if path.exists() and not path.is_dir():
                 raise IndexStateError(f"{path}: exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)
-        return cls(path, cfg)
+        return cls(path, cfg, readonly)
 
     def close(self) -> None:
         self.store.close()
@@ -110,18 +129,25 @@ class Index:
     def __exit__(self, *exc):
         self.close()
 
-    def _check_manifest(self) -> dict:
-        """Refuse an index whose vectors came from another embedding model than the config asks for."""
+    def _read_manifest(self) -> dict:
+        """manifest.json, with what this code would build (chunker, analyzer). The embedder record is also in
+        the store, committed with the vectors: a damaged manifest is rewritten from it by the next writer."""
         mpath = self.path / MANIFEST
-        manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
-        built = manifest.get("embedder")
-        wanted = self.config.index.embedder
-        if built and built["name"] != wanted and self.store.counts()["embedded"]:
-            raise IndexStateError(
-                f"{self.path}: index was embedded with {built['name']} ({built['version']}), but the configuration "
-                f"asks for {wanted!r}; use index.embedder = {built['name']!r} or build a new index")
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8")) if mpath.exists() else {}
+            if not isinstance(manifest, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as e:
+            log.warning("%s is damaged (%s): using what the database records", mpath, e)
+            manifest = {}
         if not manifest:
             manifest = {"format": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "embedder": None}
+        recorded = self.store.get_meta(EMBEDDER_KEY)
+        if recorded:
+            manifest["embedder"] = recorded
+        elif manifest.get("embedder") is None and self.store.last_embedded_id() is not None:
+            raise IndexStateError(f"{mpath}: missing or damaged, and this index is older than the copy of its "
+                                  "embedder record in the database: restore manifest.json, or build a new index")
         manifest.update({"docrag": __version__, "chunker": self.splitter.signature(),
                          "analyzer": {"name": self.analyzer.name, "version": self.analyzer.version}})
         return manifest
@@ -131,7 +157,10 @@ class Index:
 
     @contextmanager
     def _writing(self):
-        """Exclusive writer lock: a second ingest into the same index fails at once, clearly."""
+        """Exclusive writer lock: a second ingest into the same index fails at once, clearly. A full or read-only
+        disk ends the write with one line; every document committed before stays."""
+        if self.readonly:
+            raise IndexStateError(f"{self.path}: opened read-only")
         if self._lock_depth:
             self._lock_depth += 1
             try:
@@ -139,17 +168,32 @@ class Index:
             finally:
                 self._lock_depth -= 1
             return
-        with open(self.path / "lock", "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexStateError(f"{self.path}: another docrag process is writing this index") from None
-            self._lock_depth = 1
-            try:
-                yield
-            finally:
-                self._lock_depth = 0
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        try:
+            with open(self.path / "lock", "w") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise IndexStateError(f"{self.path}: another docrag process is writing this index") from None
+                self._lock_depth = 1
+                try:
+                    self._remove_leftovers()
+                    yield
+                finally:
+                    self._lock_depth = 0
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        except (OSError, sqlite3.OperationalError) as e:
+            reason = disk_failure(e, self.path)
+            if reason is None:
+                raise
+            raise IndexStateError(f"{self.path}: cannot write the index: {reason}; documents committed before "
+                                  "are kept, run the command again when it can write") from None
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of writers killed mid-write (only a writer makes them, and this one holds the lock)."""
+        for tmp in self.path.glob(".*.tmp-*"):
+            tmp.unlink(missing_ok=True)
+        for tmp in self.path.glob("bm25-g*.tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # --- writing ----------------------------------------------------------------------------
     def add(self, paths: str | Path | Iterable[str | Path], prune: bool = False, dense: bool | None = None,
@@ -163,13 +207,14 @@ class Index:
         report = IngestReport()
         with self._writing():
             t0 = time.perf_counter()
-            files, errors = collect_files(paths, self.config.index.extensions)
-            max_bytes = int(self.config.index.max_file_mb * 2**20)
-            report.results = ingest_files(self.store, self.splitter, files, max_bytes, progress,
-                                          self.config.parse, self.figures.directory) + errors
+            files, problems = collect_files(paths, self.config.index.extensions)
+            cfg = self.config.index
+            limits = Limits(int(cfg.max_file_mb * 2**20), cfg.max_file_chars, cfg.max_file_chunks)
+            report.results = ingest_files(self.store, self.splitter, files, limits, progress,
+                                          self.config.parse, self.figures.directory) + problems
             if prune:
                 folders = [p for p in paths if Path(p).expanduser().is_dir()]
-                gone = [d for d in documents_under(self.store, folders) if not Path(d).exists()]
+                gone = deleted_documents(self.store, folders)
                 self.store.remove_documents(gone)
                 report.results += [FileResult(p, "removed") for p in gone]
             self.figures.prune()
@@ -197,8 +242,10 @@ class Index:
         if todo == 0:
             return 0
         embedder = self.embedder()
-        if self.manifest.get("embedder") is None:
-            self.manifest["embedder"] = {"name": embedder.name, "version": embedder.version, "dim": embedder.dim}
+        if self.manifest.get("embedder") is None or self.store.get_meta(EMBEDDER_KEY) is None:
+            record = {"name": embedder.name, "version": embedder.version, "dim": embedder.dim}
+            self.store.set_meta(EMBEDDER_KEY, record)
+            self.manifest["embedder"] = record
             self._write_manifest()
         done = last_id = 0
         batch = self.config.index.embed_batch
@@ -227,49 +274,64 @@ class Index:
 
     # --- derived indexes --------------------------------------------------------------------
     def bm25(self, progress: Progress | None = None) -> BM25Index:
-        """The BM25 index for the store's current generation, loaded or (re)built and saved."""
+        """The BM25 index for the store's current generation, loaded or (re)built; a writer saves what it built,
+        a read-only index keeps it in memory."""
         gen = self.store.generation
         headings = self.config.index.bm25_headings
         key = f"bm25-g{gen}-{_slug(f'{self.analyzer.version}; headings={headings}')}"
         if self._bm25 is not None and self._bm25_key == key:
             return self._bm25
         directory = self.path / key
+        t0 = time.perf_counter()
         if directory.exists():
             self._bm25 = BM25Index.load(directory)
+            self._loading += time.perf_counter() - t0
         else:
             if progress:
                 progress("bm25", 0, 1)
             ids, texts = self.store.chunk_texts(headings)
             self._bm25 = build_from_texts(ids, texts, self.analyzer)
-            try:
-                with self._writing():
-                    self._bm25.save(directory)
-                    for old in self.path.glob("bm25-g*"):
-                        if old.name != key:
-                            shutil.rmtree(old, ignore_errors=True)
-            except IndexStateError:
-                pass  # another process is writing; it will save its own build
+            if not self.readonly:
+                self._save_bm25(directory)
             if progress:
                 progress("bm25", 1, 1)
         self._bm25_key = key
         return self._bm25
 
+    def _save_bm25(self, directory: Path) -> None:
+        try:
+            with self._writing():
+                self._bm25.save(directory)
+                for old in self.path.glob("bm25-g*"):
+                    if old.name != directory.name:
+                        shutil.rmtree(old, ignore_errors=True)
+        except IndexStateError as e:  # another process is writing (it saves its own build), or the disk is full
+            log.info("BM25 index kept in memory only: %s", e)
+
     def embedder(self) -> Embedder:
-        """The configured embedder; refuses one whose version differs from the one that made the
-        stored vectors (query and passage vectors must come from the same model)."""
+        """The configured embedder; refuses one other than the model that made the stored vectors (query and
+        passage vectors must come from the same model). Only dense search needs it: BM25 search, ``info`` and
+        ``remove`` work on an index whatever embedder the configuration names."""
         if self._embedder is None:
+            cfg = self.config.index
+            built = self.manifest.get("embedder") if self.store.last_embedded_id() is not None else None
+            if built and built["name"] != cfg.embedder:
+                raise IndexStateError(
+                    f"{self.path}: index was embedded with {built['name']} ({built['version']}), but the "
+                    f"configuration asks for {cfg.embedder!r}; use index.embedder = {built['name']!r} (or search "
+                    "with --mode bm25), or build a new index")
+            t0 = time.perf_counter()
             try:
-                cfg = self.config.index
                 embedder = make_embedder(cfg.embedder, base_url=cfg.embedder_base_url,
                                          api_key=os.environ.get(self.config.generate.api_key_env),
                                          query_instruction=cfg.query_instruction)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
-            built = self.manifest.get("embedder")
-            if built and built["version"] != embedder.version and self.store.counts()["embedded"]:
+            if built and _model_identity(built["version"]) != _model_identity(embedder.version):
                 raise IndexStateError(
                     f"{self.path}: vectors were made by {built['version']}, but {embedder.version} is installed; "
                     f"install that version or rebuild the index")
+            self._loading += time.perf_counter() - t0
             self._embedder = embedder
         return self._embedder
 
@@ -277,13 +339,16 @@ class Index:
         """The dense vectors, reloaded only when the store changed (checked on every search, cheaply)."""
         key = (self.store.generation, self.store.last_embedded_id())
         if self._vectors is None or self._vectors_key != key:
+            t0 = time.perf_counter()
             dim = (self.manifest.get("embedder") or {}).get("dim") or 0
             if key[1] is not None and dim:
                 ids, mat = self.store.embeddings(dim)
             else:
                 ids, mat = np.empty(0, np.int64), np.empty((0, max(dim, 1)), np.float32)
-            self._vectors = VectorIndex(ids, mat, self.config.index.hnsw_threshold, cache_dir=self.path)
+            self._vectors = VectorIndex(ids, mat, self.config.index.hnsw_threshold,
+                                        cache_dir=None if self.readonly else self.path)
             self._vectors_key = key
+            self._loading += time.perf_counter() - t0
         return self._vectors
 
     # --- reading ----------------------------------------------------------------------------
@@ -329,6 +394,10 @@ class Index:
             raise QueryError("empty query")
         if k <= 0:
             raise QueryError(f"k must be positive, got {k}")
+        unknown = {t.lower().lstrip(".") for t in file_types or []} - set(FILE_TYPES)
+        if unknown:
+            raise QueryError(f"unknown file type(s) {', '.join(sorted(unknown))}; known: {', '.join(FILE_TYPES)}")
+        loading = self._loading
         reranker = self.reranker(rerank_spec)
         rc = self.config.rerank
         pool = max(k, rc.candidates) if reranker else k
@@ -342,7 +411,9 @@ class Index:
             if len(hits) >= pool or len(ranked) < n:
                 break
             n *= 4
-        timings = {"retrieve": time.perf_counter() - t0}
+        # loading models and indexes on first use is not searching: a CLI call pays it every time
+        load = self._loading - loading
+        timings = {"retrieve": time.perf_counter() - t0 - load, **({"load": load} if load else {})}
         if reranker is None:
             hits = hits[:k]
         else:
@@ -503,7 +574,7 @@ class Index:
         t0 = time.perf_counter()
         spec = self.config.generate.llm if llm is None else llm
         if spec == "extractive":
-            embedder = self.embedder() if len(self.vectors()) else None
+            embedder = self._sentence_embedder()
             a = self.config.answer
             answer = ExtractiveAnswerer(self.analyzer, embedder, a.max_sentences, a.max_chars).answer(question, hits)
             if on_token and answer.text:
@@ -521,6 +592,16 @@ class Index:
         answer.timings = {**answer.timings, "generate": time.perf_counter() - t0}
         return answer
 
+    def _sentence_embedder(self) -> Embedder | None:
+        """The extractive answer ranks sentences by dense similarity too, when the index has vectors of the
+        configured model (a BM25 search of an index embedded by another model still gets an answer)."""
+        if not len(self.vectors()):
+            return None
+        try:
+            return self.embedder()
+        except IndexStateError:
+            return None
+
     def info(self) -> dict:
         counts = self.store.counts()
         files = [p for p in self.path.rglob("*") if p.is_file()]
@@ -533,6 +614,12 @@ class Index:
             "image_embedder": self.store.get_meta(IMAGE_EMBEDDER_KEY),  # what made the image vectors, if any
             "bytes_on_disk": sum(p.stat().st_size for p in files),
         }
+
+
+def _model_identity(version: str) -> str:
+    """What identifies a model's vectors. Indexes made before 0.1 recorded an OpenAI-compatible embedder as
+    'MODEL @ URL': the server's address is not the model (and may hold credentials)."""
+    return version.split(" @ ", 1)[0]
 
 
 def _slug(text: str) -> str:

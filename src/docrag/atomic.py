@@ -12,9 +12,13 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: the old file stands, and no partial copy is left beside it
+        tmp.unlink(missing_ok=True)
+        raise
     return path

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import numpy as np
 import pytest
 
+import docrag
 from docrag.errors import BackendError
 from docrag.index.dense import make_embedder
 from docrag.index.openai_embed import OpenAIEmbedder
@@ -41,7 +45,7 @@ def test_factory_name_and_version(fake_openai):
     embedder = make_embedder("openai:fake-model", base_url=fake_openai.base_url, api_key="k")
     assert isinstance(embedder, OpenAIEmbedder)
     assert embedder.name == "openai:fake-model"
-    assert embedder.version == f"fake-model @ {fake_openai.base_url}"
+    assert embedder.version == "fake-model"  # the model, not where it is served
     embedder.embed_query("x")
     assert fake_openai.requests[-1].headers["authorization"] == "Bearer k"
 
@@ -52,3 +56,29 @@ def test_errors_name_the_embedding_server(fake_openai):
     fake_openai.api_key = "secret"
     with pytest.raises(BackendError, match="unauthorized"):
         OpenAIEmbedder("fake-model", base_url=fake_openai.base_url).embed_passages(["x"])
+
+
+def test_an_index_records_the_model_not_the_server_or_its_credentials(fake_openai, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# 茶\n\n龙井茶产于杭州。\n\n普洱茶产于云南。", encoding="utf-8")
+    secret_url = fake_openai.base_url.replace("http://", "http://user:hunter2@")
+    idx = docrag.Index.open(tmp_path / "ix", create=True, embedder="openai:fake-model", embedder_base_url=secret_url)
+    assert idx.add(tmp_path / "docs").embedded
+    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "ix").rglob("*") if p.is_file())
+    assert b"hunter2" not in on_disk and b"user:" not in on_disk
+    assert json.loads((tmp_path / "ix" / "manifest.json").read_text())["embedder"]["version"] == "fake-model"
+    # the server moved (another address, no credentials): the vectors are still the model's
+    moved = fake_openai.base_url.replace("127.0.0.1", "localhost")
+    idx = docrag.Index.open(tmp_path / "ix", embedder="openai:fake-model", embedder_base_url=moved)
+    assert idx.search("龙井", mode="dense")
+
+
+def test_indexes_that_recorded_the_server_address_keep_working(fake_openai, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("龙井茶产于杭州。", encoding="utf-8")
+    options = {"embedder": "openai:fake-model", "embedder_base_url": fake_openai.base_url}
+    docrag.Index.open(tmp_path / "ix", create=True, **options).add(tmp_path / "docs")
+    old = {"name": "openai:fake-model", "version": "fake-model @ http://old-host:8000/v1", "dim": 8}
+    with sqlite3.connect(tmp_path / "ix" / "docrag.sqlite") as db:  # as docrag 0.1 recorded it
+        db.execute("UPDATE meta SET value=? WHERE key='embedder'", (json.dumps(old),))
+    assert docrag.Index.open(tmp_path / "ix", **options).search("龙井", mode="dense")

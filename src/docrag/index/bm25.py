@@ -44,14 +44,18 @@ class BM25Index:
         directory = Path(directory)
         tmp = directory.with_name(directory.name + f".tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / "chunk_ids.npy", self.chunk_ids)
-        if self.retriever is not None:
-            self.retriever.save(str(tmp), show_progress=False)
-        for f in tmp.iterdir():  # make the files durable before the rename publishes them
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp, directory)
+        try:
+            tmp.mkdir(parents=True)
+            np.save(tmp / "chunk_ids.npy", self.chunk_ids)
+            if self.retriever is not None:
+                self.retriever.save(str(tmp), show_progress=False)
+            for f in tmp.iterdir():  # make the files durable before the rename publishes them
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+            os.replace(tmp, directory)
+        except BaseException:  # a full disk: no half-written index is left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     @classmethod
     def load(cls, directory: Path) -> "BM25Index":

@@ -30,7 +30,8 @@ class OpenAIEmbedder(Embedder):
 
     @property
     def version(self) -> str:
-        return f"{self.model} @ {self.base_url}"
+        # the model, not the server: an index stays valid when the server moves, and a URL may hold credentials
+        return self.model
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)

@@ -9,9 +9,12 @@ were built from and are rebuilt when it differs.
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 import sqlite3
 import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from docrag.errors import IndexStateError
 from docrag.types import Chunk, Document, Hit
 
 SCHEMA = """
@@ -97,16 +101,30 @@ def _json(value) -> str:
 
 
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, readonly: bool = False):
         self.path = Path(path)
-        # check_same_thread=False: the REST server (later) reads from worker threads; writes are
-        # serialised by the index's file lock.
-        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._add_missing_columns()
-        self.db.executescript(SCHEMA)
+        self.readonly = readonly
+        try:
+            if readonly:
+                self.db = _connect_readonly(self.path)
+                self._check_columns()
+            else:
+                # check_same_thread=False: the REST server (later) reads from worker threads; writes are
+                # serialised by the index's file lock.
+                self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self._add_missing_columns()
+                self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            reason = disk_failure(e, self.path.parent)
+            if reason and "readonly" not in reason:
+                raise IndexStateError(f"{self.path}: cannot open for writing: {reason}") from None
+            if "readonly" in str(e):  # a read-only file or file system: readers open it with readonly=True
+                raise IndexStateError(f"{self.path}: cannot write here (read-only); searching it works, changing it "
+                                      "needs write permission") from None
+            raise IndexStateError(f"{self.path}: not a usable docrag database ({e})") from None
 
     def _add_missing_columns(self) -> None:
         """Indexes made before a column existed get it with its default (their data stays valid)."""
@@ -116,6 +134,15 @@ class Store:
             have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
             if have and column not in have:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+
+    def _check_columns(self) -> None:
+        """A read-only store cannot add the columns newer code reads: say so instead of failing mid-query."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
+        if not have:
+            raise IndexStateError(f"{self.path}: no docrag tables in this database")
+        if not {"kind", "extra"} <= have:
+            raise IndexStateError(f"{self.path}: made by an older docrag; open it once for writing "
+                                  "(`docrag ingest`) to upgrade it")
 
     def close(self):
         self.db.close()
@@ -318,6 +345,10 @@ class Store:
     def embeddings(self, dim: int, table: str = "embeddings") -> tuple[np.ndarray, np.ndarray]:
         rows = self.db.execute(f"SELECT chunk_id, vec FROM {_vector_table(table)} ORDER BY chunk_id").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
+        stored = {len(r[1]) // 2 for r in rows}  # float16
+        if stored - {dim}:
+            raise IndexStateError(f"{self.path}: stored vectors have {'/'.join(map(str, sorted(stored)))} dimensions, "
+                                  f"but the index records {dim}: manifest.json does not match this database")
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), dim)
         return ids, mat.astype(np.float32)
 
@@ -334,6 +365,45 @@ class Store:
             "embedded": one("SELECT COUNT(*) FROM embeddings"),
             "image_vectors": one("SELECT COUNT(*) FROM image_embeddings"),
         }
+
+
+# a write that failed because of the disk, not the code: errno, or SQLite's own words
+_DISK_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                errno.EROFS: "read-only file system", errno.EFBIG: "file too large", errno.EIO: "I/O error",
+                errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+_SQLITE_DISK = ("disk is full", "readonly database", "disk i/o error", "unable to open database file")
+
+
+def disk_failure(e: Exception, where: Path) -> str | None:
+    """A one-line reason when ``e`` is a write the disk refused, else None. SQLite says "disk I/O error" when it
+    cannot create its log on a full disk: the free space tells."""
+    if isinstance(e, OSError):
+        return _DISK_ERRNOS.get(e.errno)
+    text = str(e).lower()
+    if not any(words in text for words in _SQLITE_DISK):
+        return None
+    try:
+        full = shutil.disk_usage(where).free < 2**20
+    except OSError:
+        full = False
+    return "no space left on device" if full else str(e)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes the database. On a read-only file system SQLite cannot create the WAL's
+    shared-memory file a plain read-only open needs; ``immutable`` reads the file as it is (nothing can write
+    there anyway)."""
+    if not path.is_file():
+        raise IndexStateError(f"{path}: no such database")
+    uri = "file:" + urllib.parse.quote(str(path.resolve()))
+    try:
+        db = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
 
 
 def _vector_table(table: str) -> str:
