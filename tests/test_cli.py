@@ -37,7 +37,7 @@ def test_ask_prints_answer_and_citations(index):
     r = docrag("ask", "龙井茶产自哪里？", "--index", index / "ix", "--timings")
     assert r.returncode == 0, r.stderr
     assert "Extractive answer" in r.stdout and "[1]" in r.stdout and "中国茶.html" in r.stdout
-    assert "timings: retrieve" in r.stdout
+    assert "timings: " in r.stdout and "retrieve" in r.stdout and "load" in r.stdout
     data = json.loads(docrag("ask", "龙井茶产自哪里？", "--index", index / "ix", "--json").stdout)
     assert data["citations"][0]["doc_path"].endswith("中国茶.html") and data["mode"] == "extractive"
 
@@ -54,7 +54,7 @@ def test_ask_with_an_openai_compatible_server_streams_and_times_stages(index):
         assert "Answer by openai:qwen-test" in r.stdout
         assert "龙井茶产于杭州西湖[1]，见。" in r.stdout  # [8] was not given: dropped, and said so
         assert "[1] " in r.stdout and "中国茶.html" in r.stdout and "[8]" in r.stderr
-        assert "timings: retrieve" in r.stdout and "generate" in r.stdout and "first token" in r.stdout
+        assert "retrieve" in r.stdout and "generate" in r.stdout and "first token" in r.stdout
         assert "load model" in r.stdout  # the backend is created on first use and timed apart
         (body,) = server.bodies("/v1/chat/completions")
         assert body["stream"] is True and body["max_tokens"] == 64 and body["model"] == "qwen-test"

@@ -1,22 +1,29 @@
 """Command line: a thin layer over ``docrag.Index``.
 
 Exit codes: 0 success; 1 error (message on stderr, nothing changed); 2 bad usage;
-3 ingest finished but some files failed (each listed with its reason).
+3 ingest finished but some files failed (each listed with its reason); 130 interrupted.
+
+Everything from a user's files or from an error (paths, snippets, reasons) is printed escaped:
+Rich would read ``[/etc/hosts]`` in a passage as markup, and drop ``[project]``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+import docrag
 from docrag.errors import DocragError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -28,9 +35,26 @@ DEFAULT_INDEX = os.environ.get("DOCRAG_INDEX", str(Path("~/.docrag/main").expand
 IndexOpt = typer.Option(DEFAULT_INDEX, "--index", "-i", help="index directory (env DOCRAG_INDEX)")
 ConfigOpt = typer.Option(None, "--config", "-c", help="TOML config file (default: ./docrag.toml if present)")
 SetOpt = typer.Option(None, "--set", help="config override, e.g. --set chunk.size=300 (repeatable)")
-ModeOpt = typer.Option(None, "--mode", "-m", help="bm25 | dense | hybrid | graph (default from config: hybrid)")
+# spelled out here so that `docrag --help` does not import the whole package (a test keeps them in step)
+MODES = ("bm25", "dense", "hybrid", "graph")
+FILE_TYPES = ("docx", "html", "md", "pdf", "txt")
+
+
+def _one_of(choices: tuple[str, ...]):
+    """An option callback: a value outside ``choices`` is a usage error (exit 2), said in one line."""
+    def check(value):
+        for v in [value] if isinstance(value, str) else value or []:
+            if v.lower() not in choices:
+                raise typer.BadParameter(f"{v!r} is not one of {', '.join(choices)}")
+        return value
+    return check
+
+
+ModeOpt = typer.Option(None, "--mode", "-m", callback=_one_of(MODES),
+                       help="bm25 | dense | hybrid | graph (default from config: hybrid)")
 GlobOpt = typer.Option(None, "--path-glob", help="only documents whose path matches, e.g. '*/reports/*'")
-TypeOpt = typer.Option(None, "--type", help="only these file types (pdf, md, txt, html, docx); repeatable")
+TypeOpt = typer.Option(None, "--type", callback=_one_of(FILE_TYPES),
+                       help="only these file types (pdf, md, txt, html, docx); repeatable")
 
 
 def _overrides(sets: list[str] | None) -> dict:
@@ -46,10 +70,10 @@ def _overrides(sets: list[str] | None) -> dict:
     return result
 
 
-def _open(index: str, config: Optional[Path], sets, create=False, **extra):
+def _open(index: str, config: Optional[Path], sets, create=False, readonly=False, **extra):
     from docrag.api import Index
 
-    return Index.open(index, create=create, config=config, **_overrides(sets), **extra)
+    return Index.open(index, create=create, config=config, readonly=readonly, **_overrides(sets), **extra)
 
 
 def _progress(disable: bool = False) -> Progress:
@@ -78,23 +102,29 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            prune: bool = typer.Option(False, "--prune", help="drop indexed files deleted from these folders"),
            quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Add or update documents; unchanged files are skipped."""
+    missing = [p for p in paths if not os.path.lexists(p.expanduser())]
+    if missing:  # before the index is created: a typo makes nothing
+        raise typer.BadParameter(f"no such file or directory: {', '.join(map(str, missing))}", param_hint="PATHS")
     idx = _open(index, config, set_, create=True)
     with _progress(disable=quiet) as bars:
         report = idx.add(paths, prune=prune, dense=False if no_dense else None, progress=_Bars(bars))
+    for r in report.skipped:
+        err.print(f"skipped {escape(r.path)}: {escape(r.reason)}", highlight=False)
     for r in report.failed:
-        err.print(f"[red]failed[/red] {r.path}: {r.reason}", highlight=False)
-    out.print(f"{idx.path}: {report.summary()}", highlight=False)
+        err.print(f"[red]failed[/red] {escape(r.path)}: {escape(r.reason)}", highlight=False)
+    out.print(f"{idx.path}: {report.summary()}", highlight=False, markup=False)
     if report.failed:
         raise typer.Exit(3)
 
 
 @app.command()
-def search(query: str, index: str = IndexOpt, k: int = typer.Option(5, "--k", "-k"), mode: Optional[str] = ModeOpt,
+def search(query: str, index: str = IndexOpt, k: int = typer.Option(5, "--k", "-k", min=1),
+           mode: Optional[str] = ModeOpt,
            path_glob: Optional[str] = GlobOpt, file_type: Optional[List[str]] = TypeOpt,
            config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
            as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
     """Show the passages that best match a query."""
-    idx = _open(index, config, set_)
+    idx = _open(index, config, set_, readonly=True)
     hits = idx.search(query, k=k, mode=mode, path_glob=path_glob, file_types=file_type)
     if as_json:
         print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
@@ -103,12 +133,12 @@ def search(query: str, index: str = IndexOpt, k: int = typer.Option(5, "--k", "-
         out.print("no matches")
     for n, h in enumerate(hits, 1):
         where = f"{h.doc_path}" + (f"  p.{_pages(h.pages)}" if h.pages else "")
-        out.print(f"[bold]{n}.[/bold] [cyan]{where}[/cyan]  score {h.score:.4f}", highlight=False)
-        out.print("   " + _snippet(h.text), highlight=False)
+        out.print(f"[bold]{n}.[/bold] [cyan]{escape(where)}[/cyan]  score {h.score:.4f}", highlight=False)
+        out.print("   " + _snippet(h.text), highlight=False, markup=False)
 
 
 @app.command()
-def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(None, "--k", "-k"),
+def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(None, "--k", "-k", min=1),
         mode: Optional[str] = ModeOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
         llm: Optional[str] = typer.Option(None, "--llm", help="extractive | openai:MODEL | transformers:PATH"),
         llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible server, e.g. "
@@ -122,13 +152,15 @@ def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(No
         as_json: bool = typer.Option(False, "--json"),
         timings: bool = typer.Option(False, "--timings", help="print time spent per stage")):
     """Answer a question with numbered citations (file, page, quote)."""
+    started = time.perf_counter()
     flags = {"generate.llm": llm, "generate.base_url": llm_base_url, "rerank.model": rerank,
              "generate.strategy": decoding, "generate.max_new_tokens": max_new_tokens}
-    idx = _open(index, config, set_, **{key.replace(".", "__"): v for key, v in flags.items() if v is not None})
+    idx = _open(index, config, set_, readonly=True,
+                **{key.replace(".", "__"): v for key, v in flags.items() if v is not None})
     extractive = idx.config.generate.llm == "extractive"
     if not as_json:
         out.print("[dim]Extractive answer (sentences quoted from your documents; no LLM):[/dim]" if extractive
-                  else f"[dim]Answer by {idx.config.generate.llm}:[/dim]", highlight=False)
+                  else f"[dim]Answer by {escape(idx.config.generate.llm)}:[/dim]", highlight=False)
     streamed = stream and not as_json
     answer = idx.ask(question, k=k, mode=mode, prefix_cache=False if no_prefix_cache else None,
                      on_token=(lambda piece: out.print(piece, end="", highlight=False, markup=False)) if streamed
@@ -149,13 +181,16 @@ def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(No
     out.print()
     for c in answer.citations:
         page = f", p.{c.page}" if c.page else ""
-        out.print(f"[{c.number}] [cyan]{c.doc_path}{page}[/cyan]", highlight=False)
+        out.print(f"\\[{c.number}] [cyan]{escape(c.doc_path + page)}[/cyan]", highlight=False)
         out.print(f"    “{_snippet(c.quote, 160)}”", highlight=False, markup=False)
     for note in answer.notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", highlight=False, markup=False)
     if timings:
-        parts = [f"{name.replace('_', ' ')} {answer.timings[name] * 1000:.0f} ms"
-                 for name in ("retrieve", "rerank", "load_model", "generate") if name in answer.timings]
+        # "load": the indexes and the embedder, read from disk on first use: what a long-lived process
+        # (the Python API, a server) pays once and a CLI call pays every time
+        timed = {"start-up": started - docrag.STARTED, **answer.timings}
+        parts = [f"{name.replace('_', ' ')} {timed[name] * 1000:.0f} ms"
+                 for name in ("start-up", "load", "retrieve", "rerank", "load_model", "generate") if name in timed]
         if "first_token" in answer.timings:
             parts.append(f"(first token {answer.timings['first_token'] * 1000:.0f} ms)")
         if answer.usage:
@@ -164,9 +199,10 @@ def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(No
 
 
 @app.command()
-def info(index: str = IndexOpt, as_json: bool = typer.Option(False, "--json")):
+def info(index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+         as_json: bool = typer.Option(False, "--json")):
     """Documents, chunks, characters, models and size on disk."""
-    data = _open(index, None, None).info()
+    data = _open(index, config, set_, readonly=True).info()
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -189,19 +225,18 @@ def info(index: str = IndexOpt, as_json: bool = typer.Option(False, "--json")):
         ("size on disk", f"{data['bytes_on_disk'] / 2**20:.1f} MiB"),
     ]
     for key, value in rows:
-        out.print(f"{key:<14} {value}", highlight=False)
+        out.print(f"{key:<14} {value}", highlight=False, markup=False)
 
 
 @app.command()
 def remove(paths: List[Path] = typer.Argument(..., help="files, or folders whose files to remove"),
-           index: str = IndexOpt):
+           index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt):
     """Remove documents from the index (the files themselves are not touched)."""
-    gone = _open(index, None, None).remove(paths)
+    gone = _open(index, config, set_).remove(paths)
     for p in gone:
-        out.print(f"removed {p}", highlight=False)
+        out.print(f"removed {p}", highlight=False, markup=False)
     if not gone:
-        err.print("nothing indexed under " + ", ".join(map(str, paths)))
-        raise typer.Exit(1)
+        raise DocragError("nothing indexed under " + ", ".join(map(str, paths)))
 
 
 @app.command("eval")
@@ -230,8 +265,8 @@ def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, f
     print(markdown_table(data["results"], data["ks"], RETRIEVAL) + "\n\n" +
           markdown_table(data["results"], data["ks"], ANSWER))
     for note in data["notes"]:
-        err.print(f"note: {note}", highlight=False)
-    err.print(f"report: {out / 'report.md'}")
+        err.print(f"note: {note}", highlight=False, markup=False)
+    err.print(f"report: {out / 'report.md'}", highlight=False, markup=False)
 
 
 def _pages(pages: list[int]) -> str:
@@ -243,17 +278,47 @@ def _snippet(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _show_version(value: bool):
+    if value:
+        print(f"docrag {docrag.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                          help="print the version and exit")):
+    pass
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    sys.exit(code)
+
+
 def main() -> None:
     # model loading progress bars (transformers, huggingface_hub) would interleave with the answer
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
-        app()
+        # not standalone: usage errors come here and are said in one line, like every other error
+        code = app(standalone_mode=False)
     except DocragError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("interrupted: work committed so far is kept; run the command again to finish")
-        sys.exit(130)
+        _fail(str(e), 1)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted: work committed so far is kept; run the command again to finish", 130)
+    except (OSError, sqlite3.Error) as e:  # the disk or the database, outside any write docrag expected
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        _fail(f"{where}{getattr(e, 'strerror', None) or e}", 1)
+    except Exception as e:
+        # click's usage errors (typer >= 0.20 vendors click, so its classes are not click's): exit code 2
+        if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
+            raise
+        ctx = getattr(e, "ctx", None)
+        if not e.format_message():  # `docrag` alone: the help was shown
+            sys.exit(e.exit_code)
+        _fail(f"{e.format_message()} (see `{ctx.command_path if ctx else 'docrag'} --help`)", e.exit_code)
+    if code == 130:  # typer turns Ctrl-C into exit code 130, silently
+        _fail("interrupted: work committed so far is kept; run the command again to finish", 130)
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":
