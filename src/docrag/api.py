@@ -146,8 +146,10 @@ class Index:
         if recorded:
             manifest["embedder"] = recorded
         elif manifest.get("embedder") is None and self.store.last_embedded_id() is not None:
-            raise IndexStateError(f"{mpath}: missing or damaged, and this index is older than the copy of its "
-                                  "embedder record in the database: restore manifest.json, or build a new index")
+            raise IndexStateError(f"{mpath}: missing or damaged, and this index has vectors but was made before the "
+                                  "database kept a copy of it: restore manifest.json, or build a new index")
+        if manifest.get("embedder"):  # written back by the next writer
+            manifest["embedder"]["version"] = _model_identity(manifest["embedder"]["version"])
         manifest.update({"docrag": __version__, "chunker": self.splitter.signature(),
                          "analyzer": {"name": self.analyzer.name, "version": self.analyzer.version}})
         return manifest
@@ -327,7 +329,7 @@ class Index:
                                          query_instruction=cfg.query_instruction)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
-            if built and _model_identity(built["version"]) != _model_identity(embedder.version):
+            if built and built["version"] != embedder.version:
                 raise IndexStateError(
                     f"{self.path}: vectors were made by {built['version']}, but {embedder.version} is installed; "
                     f"install that version or rebuild the index")
@@ -617,8 +619,8 @@ class Index:
 
 
 def _model_identity(version: str) -> str:
-    """What identifies a model's vectors. Indexes made before 0.1 recorded an OpenAI-compatible embedder as
-    'MODEL @ URL': the server's address is not the model (and may hold credentials)."""
+    """What identifies a model's vectors. Indexes made before 0.1.0 recorded an OpenAI-compatible embedder as
+    'MODEL @ URL': the server's address is not the model, and may hold credentials."""
     return version.split(" @ ", 1)[0]
 
 

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 import docrag
+from docrag.api import FILE_TYPES, MODES
 from docrag.errors import DocragError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -35,9 +36,6 @@ DEFAULT_INDEX = os.environ.get("DOCRAG_INDEX", str(Path("~/.docrag/main").expand
 IndexOpt = typer.Option(DEFAULT_INDEX, "--index", "-i", help="index directory (env DOCRAG_INDEX)")
 ConfigOpt = typer.Option(None, "--config", "-c", help="TOML config file (default: ./docrag.toml if present)")
 SetOpt = typer.Option(None, "--set", help="config override, e.g. --set chunk.size=300 (repeatable)")
-# spelled out here so that `docrag --help` does not import the whole package (a test keeps them in step)
-MODES = ("bm25", "dense", "hybrid", "graph")
-FILE_TYPES = ("docx", "html", "md", "pdf", "txt")
 
 
 def _one_of(choices: tuple[str, ...]):
@@ -71,9 +69,7 @@ def _overrides(sets: list[str] | None) -> dict:
 
 
 def _open(index: str, config: Optional[Path], sets, create=False, readonly=False, **extra):
-    from docrag.api import Index
-
-    return Index.open(index, create=create, config=config, readonly=readonly, **_overrides(sets), **extra)
+    return docrag.Index.open(index, create=create, config=config, readonly=readonly, **_overrides(sets), **extra)
 
 
 def _progress(disable: bool = False) -> Progress:
