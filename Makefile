@@ -10,7 +10,7 @@ NOTO   := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 # CPU build of torch (a local wheel on our machines); the tests of the local-model backends need it
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-fast fonts bench clean
+.PHONY: demo test test-fast typecheck fonts bench clean
 
 # the demo needs no C compiler: the [dev] extra (hnswlib builds from source) waits for the tests
 $(STAMP): pyproject.toml
@@ -36,8 +36,12 @@ fonts:
 	     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; } \
 	|| echo "no CJK font (apt-get install fonts-noto-cjk): the tests that need one are skipped"
 
-test: $(TEST_STAMP) fonts
+test: $(TEST_STAMP) typecheck fonts
 	$(PY) -m pytest -q
+
+# mypy over src/ (settings in pyproject.toml)
+typecheck: $(TEST_STAMP)
+	$(PY) -m mypy
 
 # everything but the slow end-to-end runs over ../shared data
 test-fast: $(TEST_STAMP) fonts
@@ -56,4 +60,4 @@ bench: $(TEST_STAMP)
 	bash benchmarks/eval_baselines.sh
 
 clean:
-	rm -rf $(VENV) build .pytest_cache demo_index
+	rm -rf $(VENV) build .pytest_cache .mypy_cache demo_index

@@ -21,7 +21,15 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 import docrag
 from docrag.api import FILE_TYPES, MODES
@@ -83,7 +91,8 @@ class _Bars:
     LABELS = {"parse": "parse + chunk", "bm25": "BM25 index", "embed": "embed (dense)"}
 
     def __init__(self, progress: Progress):
-        self.progress, self.tasks = progress, {}
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, stage: str, done: int, total: int):
         if stage not in self.tasks:
@@ -302,7 +311,8 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted: work committed so far is kept; run the command again to finish", 130)
     except (OSError, sqlite3.Error) as e:  # the disk or the database, outside any write docrag expected
-        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        filename = getattr(e, "filename", None)  # sqlite3 errors have none
+        where = f"{filename}: " if filename else ""
         _fail(f"{where}{getattr(e, 'strerror', None) or e}", 1)
     except Exception as e:
         # click's usage errors (typer >= 0.20 vendors click, so its classes are not click's): exit code 2

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from docrag.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, before it joined the standard library
+    import tomli as tomllib
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -190,9 +195,9 @@ class Config(_Section):
             raise ConfigError(f"{where}invalid configuration: {_short(e)}") from None
 
 
-_SECTIONS = {"parse": ParseConfig, "chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig,
-             "answer": AnswerConfig,
-             "rerank": RerankConfig, "generate": GenerateConfig}
+_SECTIONS: dict[str, type[_Section]] = {
+    "parse": ParseConfig, "chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig,
+    "answer": AnswerConfig, "rerank": RerankConfig, "generate": GenerateConfig}
 
 
 def _resolve_key(key: str) -> tuple[str, str]:

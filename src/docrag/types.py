@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 BBox = tuple[float, float, float, float]  # x0, top, x1, bottom in PDF points, origin at the page's top left
+Progress = Callable[[str, int, int], None]  # (stage, done, total): ingestion, embedding and evaluation report to it
 
 
 @dataclass

@@ -56,11 +56,14 @@ class DocText:
     def block_end(self, i: int) -> int:
         return self.starts[i] + len(self.blocks[i].text)
 
+    def draft_text(self, draft: Draft) -> str:
+        return self.text[draft.start:draft.end] if draft.text is None else draft.text
+
     def chunk(self, doc: Document, ordinal: int, draft: Draft, parent_ordinal: int | None = None) -> Chunk:
         first, last = self.block_at(draft.start), self.block_at(max(draft.start, draft.end - 1))
         pages = [p for b in self.blocks[first:last + 1] for p in (b.page, b.page_end) if p is not None]
         extra = dict(draft.extra) if parent_ordinal is None else {**draft.extra, "parent": parent_ordinal}
-        text = self.text[draft.start:draft.end] if draft.text is None else draft.text
+        text = self.draft_text(draft)
         return Chunk(text=text, doc_path=doc.path, ordinal=ordinal, char_start=draft.start, char_end=draft.end,
                      page_start=min(pages) if pages else None, page_end=max(pages) if pages else None,
                      section=self.blocks[first].section, kind=draft.kind, extra=extra)

@@ -51,7 +51,7 @@ class ParentChildSplitter(Splitter):
 
     def table_drafts(self, dt: DocText, start: int, i: int) -> list[Draft]:
         one = self.table_rows(dt, start, i, None)
-        if not one or self.length(one[0].text) <= self.child_size:
+        if not one or self.length(dt.draft_text(one[0])) <= self.child_size:
             return one
         parent = Draft(one[0].start, one[0].end, "parent", one[0].text, one[0].extra)
         return [parent, *self.table_rows(dt, start, i, self.child_size, parent)]

@@ -7,17 +7,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from docrag.config import Config
 from docrag.errors import DocragError
-from docrag.evaluate.runner import Progress, build_index, evaluate_variant, variants
+from docrag.evaluate.runner import build_index, evaluate_variant, variants
+from docrag.types import Progress
 
 DEFAULT_CACHE = Path("~/.cache/docrag/eval").expanduser()
 
 
-def evaluate(dataset: str, index: str | Path | None = None, build: bool = False, corpus: list[str | Path] = (),
-             configs: list[str | Path] = (), modes: list[str] | None = None, ks: list[int] = (1, 5, 10),
+def evaluate(dataset: str, index: str | Path | None = None, build: bool = False, corpus: Sequence[str | Path] = (),
+             configs: Sequence[str | Path] = (), modes: list[str] | None = None, ks: Sequence[int] = (1, 5, 10),
              out: str | Path | None = "report", limit: int | None = None, dense: bool = True,
              cache: Path = DEFAULT_CACHE, progress: Progress | None = None) -> dict:
     """Evaluate configurations on a data set; writes report.md/json/plots to ``out`` and returns the data.
@@ -35,15 +37,16 @@ def evaluate(dataset: str, index: str | Path | None = None, build: bool = False,
     except ValueError as e:
         raise DocragError(str(e)) from None
     base = Config.load()
-    if not build and index is None:
+    existing = Path(index) if index is not None and not build else None  # --build wins over --index
+    if existing is None and not build:
         raise DocragError("give --index of an existing index, or --build to index the data set's corpus")
     if modes is None:
-        if build:
+        if existing is None:
             has_vectors = dense
         else:
             import docrag
 
-            with docrag.Index.open(index) as idx:
+            with docrag.Index.open(existing) as idx:
                 has_vectors = idx.store.counts()["embedded"] > 0
         modes = ["bm25", "dense", "hybrid"] if has_vectors else ["bm25"]
     ks = sorted(set(ks))
@@ -52,12 +55,12 @@ def evaluate(dataset: str, index: str | Path | None = None, build: bool = False,
     for variant in variants(list(configs), modes, base):
         # with --build each configuration gets the index its parse and chunk settings make (cached by
         # content hash, so configurations that differ only in retrieval or answering share one)
-        if build:
+        if existing is None:
             path, info = build_index(ds, list(ds.corpus) + [Path(c) for c in corpus], variant.config,
                                      cache / "indexes", dense, progress)
             builds.append(info)
         else:
-            path = Path(index)
+            path = existing
         indexes.append(str(path))
         results.append({**evaluate_variant(ds, path, variant, ks, progress, limit), "index": str(path)})
         if results[-1]["interrupted"]:  # Ctrl-C: report what is finished, run nothing more

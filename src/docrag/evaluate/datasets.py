@@ -269,7 +269,8 @@ def _jsonl_question(obj: dict, default_id: str, where: str) -> Question:
             raise ValueError(f"{where}: {reason}")
 
     question, answers, gold = obj.get("question"), obj.get("answers", []), obj.get("gold", [])
-    check(isinstance(question, str) and bool(question.strip()), "'question' must be a non-empty string")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(f"{where}: 'question' must be a non-empty string")
     check(isinstance(answers, list) and all(isinstance(a, str) for a in answers),
           "'answers' must be a list of strings")
     check(isinstance(gold, list) and all(isinstance(g, dict) and isinstance(g.get("doc"), str) for g in gold),

@@ -12,7 +12,6 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from docrag.config import Config
 from docrag.evaluate import metrics
 from docrag.evaluate.datasets import Dataset, Question
 from docrag.ingest import collect_files, sha256_file
-from docrag.types import Answer, Hit
+from docrag.types import Answer, Hit, Progress
 
 # A sentence counts as supported by its cited passage when at least half of its character bigrams
 # occur in the passage, or (with an embedder) when their cosine similarity is at least 0.9:
@@ -32,8 +31,6 @@ DENSE_SUPPORT = 0.9
 
 _CITED_SENTENCE = re.compile(r"(.+?)((?:\[\d+\])+)")
 
-Progress = Callable[[str, int, int], None]
-
 
 @dataclass
 class Variant:
@@ -41,7 +38,7 @@ class Variant:
     config: Config
 
 
-def variants(config_files: list[Path], modes: list[str], base: Config) -> list[Variant]:
+def variants(config_files: list[str | Path], modes: list[str], base: Config) -> list[Variant]:
     """One variant per config file; without files, one per search mode on the base config."""
     if config_files:
         return [Variant(Path(f).stem, Config.load(f)) for f in config_files]
@@ -97,11 +94,11 @@ def gold_keys(dataset: Dataset, q: Question) -> set:
 
 
 def hit_keys(dataset: Dataset, hits: list[Hit]) -> list:
-    keys = []
+    keys: list[str | tuple[str, int | None]] = []
     for h in hits:
         name = Path(h.doc_path).name
         if dataset.gold_level == "page":
-            keys.extend((name, p) for p in (h.pages or [None]))
+            keys.extend([(name, p) for p in h.pages] or [(name, None)])
         else:
             keys.append(name)
     return keys
@@ -115,7 +112,7 @@ def cited_sentences(answer: Answer) -> list[tuple[str, list[int]]]:
 def faithfulness(answer: Answer, embedder=None) -> tuple[float | None, list[float]]:
     """Share of answer sentences supported by a passage they cite, and each sentence's best support."""
     by_number = {c.number: c for c in answer.citations}
-    passages = {h.chunk_id: h.text for h in answer.hits}
+    passages: dict[int | None, str] = {h.chunk_id: h.text for h in answer.hits}
     scores = []
     for sentence, numbers in cited_sentences(answer):
         cited = [passages.get(by_number[n].chunk_id, by_number[n].quote) for n in numbers if n in by_number]
@@ -134,7 +131,7 @@ def citation_precision(dataset: Dataset, q: Question, answer: Answer) -> float |
     if not answer.citations:
         return None
     gold = gold_keys(dataset, q)
-    passages = {h.chunk_id: h for h in answer.hits}
+    passages: dict[int | None, Hit] = {h.chunk_id: h for h in answer.hits}
     good = 0
     for c in answer.citations:
         hit = passages.get(c.chunk_id)
@@ -211,7 +208,7 @@ def summarize(rows: list[dict], ks: list[int]) -> dict:
         "context_recall", "mrr", "ndcg@10", "em", "f1", "rouge1", "rouge2", "rougeL", "numeric", "answer_in_answer",
         "faithfulness",
         "citation_precision"]
-    out = {"n": len(rows)}
+    out: dict[str, float | None] = {"n": len(rows)}
     for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]
         out[key] = float(np.mean(values)) if values else None

@@ -5,7 +5,7 @@ inserting or deleting a node costs 1; renaming costs 1 unless both nodes are cel
 tag, rowspan and colspan, when it costs the normalised Levenshtein distance of their contents
 (characters, with any markup inside a cell as ``<tag>``/``</tag>`` tokens). TEDS = 1 - TED / the
 larger tree's node count. TEDS-struct compares cells without their contents. The tree edit distance
-comes from ``apted``, as in the reference implementation.
+comes from ``apted`` (the ``eval`` extra), as in the reference implementation.
 
 Header cells (``<th>``) count as ``<td>``: OmniDocBench's ground truth marks header cells with th,
 PubTabNet's and ours with td inside <thead>; the thead/tbody split still carries the header.
@@ -17,14 +17,14 @@ other table has the same text (NFKC, whitespace collapsed) at the same position.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from apted import APTED, Config
-
+from docrag.errors import DocragError
 from docrag.types import Table
 
 _VOID_TAGS = {"br", "img", "hr", "wbr", "input", "col", "meta", "link"}
@@ -146,19 +146,30 @@ def parse_table_html(html: str) -> TableNode | None:
     return builder.root
 
 
-class _TedsConfig(Config):
-    def __init__(self, structure_only: bool) -> None:
-        self.structure_only = structure_only
+@functools.cache
+def _apted():
+    """apted's APTED and the TEDS cost model, imported on first use: the rest of this module (``lookup`` in the
+    parser's tests, ``cell_f1``) works without the ``eval`` extra."""
+    try:
+        from apted import APTED, Config
+    except ImportError:
+        raise DocragError("TEDS needs the apted package: pip install 'docrag[eval]'") from None
 
-    def rename(self, node1: TableNode, node2: TableNode) -> float:
-        if (node1.tag, node1.colspan, node1.rowspan) != (node2.tag, node2.colspan, node2.rowspan):
-            return 1.0
-        if node1.tag == "td" and not self.structure_only and (node1.content or node2.content):
-            return levenshtein(node1.content, node2.content) / max(len(node1.content), len(node2.content))
-        return 0.0
+    class TedsConfig(Config):
+        def __init__(self, structure_only: bool) -> None:
+            self.structure_only = structure_only
 
-    def children(self, node: TableNode) -> list[TableNode]:
-        return node.children
+        def rename(self, node1: TableNode, node2: TableNode) -> float:
+            if (node1.tag, node1.colspan, node1.rowspan) != (node2.tag, node2.colspan, node2.rowspan):
+                return 1.0
+            if node1.tag == "td" and not self.structure_only and (node1.content or node2.content):
+                return levenshtein(node1.content, node2.content) / max(len(node1.content), len(node2.content))
+            return 0.0
+
+        def children(self, node: TableNode) -> list[TableNode]:
+            return node.children
+
+    return APTED, TedsConfig
 
 
 def teds(predicted_html: str, true_html: str, structure_only: bool = False) -> float:
@@ -166,7 +177,8 @@ def teds(predicted_html: str, true_html: str, structure_only: bool = False) -> f
     predicted, true = parse_table_html(predicted_html), parse_table_html(true_html)
     if predicted is None or true is None:
         return 0.0
-    distance = APTED(predicted, true, _TedsConfig(structure_only)).compute_edit_distance()
+    apted, config = _apted()
+    distance = apted(predicted, true, config(structure_only)).compute_edit_distance()
     return 1.0 - distance / max(predicted.size(), true.size())
 
 

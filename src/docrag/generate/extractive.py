@@ -77,7 +77,8 @@ class ExtractiveAnswerer:
         if not cands:
             return Answer(text="", citations=[], question=question, mode=self.name, hits=hits)
         scores = self._scores(question, cands)
-        chosen, used_chars, seen = [], 0, set()
+        chosen: list[tuple[int, str]] = []  # (candidate, sentence)
+        used_chars, seen = 0, set()
         order = np.argsort(-scores, kind="stable")
         floor = _KEEP_RATIO * scores[order[0]]
         for i in order:
@@ -97,7 +98,8 @@ class ExtractiveAnswerer:
 
         numbers: dict[int, int] = {}  # chunk id -> citation number, in order of first use
         quotes: dict[int, list[str]] = {}
-        parts, previous = [], ""
+        parts: list[str] = []
+        previous = ""
         for i, sent in chosen:
             hit = cands[i][1]
             n = numbers.setdefault(hit.chunk_id, len(numbers) + 1)

@@ -55,7 +55,7 @@ class OpenAIChatLLM(LLM):
         self._is_openai = urlparse(self.base_url).hostname == "api.openai.com"
 
     @property
-    def context_window(self) -> int:
+    def context_window(self) -> int:  # type: ignore[override]  # only read: LLM's attribute, as a property
         """The constructor's value, else the server's ``max_model_len`` (vLLM's /models), else 8192."""
         if self._context_window is None:
             self._context_window = self._served_context_window() or DEFAULT_CONTEXT_WINDOW

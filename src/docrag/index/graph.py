@@ -138,9 +138,9 @@ def _reference_edges(searchable: list[Chunk], texts: list[Chunk], media: list[Ch
                         if target not in captioned:
                             link(c.ordinal, target, "refers_to", "referred_by")
         for m in _NEARBY_RE.finditer(c.text):
-            target = _nearby(m, c.ordinal, searchable, positions)
-            if target is not None and target not in captioned:
-                link(c.ordinal, target, "refers_to", "referred_by")
+            near = _nearby(m, c.ordinal, searchable, positions)
+            if near is not None and near not in captioned:
+                link(c.ordinal, near, "refers_to", "referred_by")
 
 
 def _caption(chunk: Chunk) -> tuple[Label, str] | None:
@@ -201,7 +201,7 @@ def _same_page_edges(texts: list[Chunk], media: list[Chunk], link) -> None:
             media_by_page[page].append(c.ordinal)
     if not media_by_page:
         return
-    pairs = set()
+    pairs: set[tuple[int, int, int]] = set()  # (distance, text, medium)
     for c in texts:
         for page in c.pages:
             on_page = media_by_page.get(page)

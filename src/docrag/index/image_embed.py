@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,10 +25,7 @@ from docrag.errors import BackendError, ConfigError
 from docrag.index.dense import Embedder, VectorIndex
 from docrag.index.st_embed import import_sentence_transformers, local_model_dir, model_fingerprint
 from docrag.index.store import Store
-from docrag.types import Document
-
-if TYPE_CHECKING:  # docrag.ingest imports this module
-    from docrag.ingest import Progress
+from docrag.types import Document, Progress
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +51,7 @@ class ClipEmbedder(Embedder):
         return self._version
 
     @property
-    def dim(self) -> int:
+    def dim(self) -> int:  # type: ignore[override]  # only read: Embedder's attribute, as a property
         return int(self._loaded().get_embedding_dimension())
 
     def embed_images(self, images: list) -> np.ndarray:
@@ -119,11 +115,14 @@ class FigureImages:
         self.directory, self.store, self.config = directory, store, config
         self._embedder: ClipEmbedder | None = None
         self._vectors: VectorIndex | None = None
-        self._vectors_key = None
+        self._vectors_key: tuple[int, int, str] | None = None
 
     def embedder(self) -> ClipEmbedder:
         if self._embedder is None:
-            self._embedder = make_image_embedder(self.config.index.image_embedder)
+            spec = self.config.index.image_embedder
+            if spec is None:
+                raise ConfigError("no image embedder configured (index.image_embedder)")
+            self._embedder = make_image_embedder(spec)
         return self._embedder
 
     def embed_pending(self, progress: Progress | None = None) -> int:

@@ -22,10 +22,10 @@ class OpenAIEmbedder(Embedder):
         self._dim: int | None = None
 
     @property
-    def dim(self) -> int:
+    def dim(self) -> int:  # type: ignore[override]  # only read: Embedder's attribute, as a property
         """Learned from the first answer; asking before any embedding embeds a probe string."""
         if self._dim is None:
-            self.embed_query("dim")
+            return len(self.embed_query("dim"))  # which records it
         return self._dim
 
     @property

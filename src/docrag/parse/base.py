@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 from docrag.config import ParseConfig
 from docrag.errors import ParseError
@@ -55,7 +55,7 @@ class Parser:
                         file_type=self.file_type, metadata=metadata)
 
 
-PARSERS: dict[str, Callable[[], Parser]] = {}
+PARSERS: dict[str, type[Parser]] = {}
 
 
 def register(cls: type[Parser]) -> type[Parser]:

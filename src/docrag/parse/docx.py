@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from docrag.errors import ParseError
 from docrag.parse.base import Parser, human_size, register
@@ -41,7 +42,7 @@ def _paragraph_styles(d) -> tuple[dict[str, str], str]:
     from docx.enum.style import WD_STYLE_TYPE
 
     styles = d.styles.element
-    first = {}
+    first: dict[str, Any] = {}
     for style in styles.style_lst:
         if style.styleId:
             first.setdefault(style.styleId, style)

@@ -30,13 +30,17 @@ TABLE_CAPTION = re.compile(rf"^(?:续?表\s*{_NUMBER}|续表|续上表|(?:Table|
                            r"|(?:Table|TABLE)\s+[IVX]+\b)")
 
 
+def address(handle) -> int:
+    """A pdfium handle (or function) as a plain address; ctypes reads NULL as None, which is 0 here."""
+    return ctypes.cast(handle, ctypes.c_void_p).value or 0
+
+
 def pdfium_function(name: str, restype, *argtypes):
     """A pdfium function taking plain addresses: pypdfium2's typed wrappers cost more than the call
     itself in loops over every object or character of a page."""
     import pypdfium2.raw as pdfium_c
 
-    address = ctypes.cast(getattr(pdfium_c, name), ctypes.c_void_p).value
-    return ctypes.CFUNCTYPE(restype, *argtypes)(address)
+    return ctypes.CFUNCTYPE(restype, *argtypes)(address(getattr(pdfium_c, name)))
 
 
 _V, _I = ctypes.c_void_p, ctypes.c_int
@@ -46,10 +50,6 @@ _OBJECT_TYPE = pdfium_function("FPDFPageObj_GetType", _I, _V)
 _FORM_COUNT = pdfium_function("FPDFFormObj_CountObjects", _I, _V)
 _FORM_OBJECT = pdfium_function("FPDFFormObj_GetObject", _V, _V, ctypes.c_ulong)
 _IMAGE, _FORM = 3, 5  # FPDF_PAGEOBJ_IMAGE, FPDF_PAGEOBJ_FORM
-
-
-def _address(handle) -> int:
-    return ctypes.cast(handle, ctypes.c_void_p).value
 
 
 def image_objects(page, left: float, top: float) -> list[tuple[BBox, int]]:
@@ -81,7 +81,7 @@ def image_objects(page, left: float, top: float) -> list[tuple[BBox, int]]:
                 inner = form_matrix(obj, matrix)
                 walk([_FORM_OBJECT(obj, k) for k in range(max(_FORM_COUNT(obj), 0))], inner, depth + 1)
 
-    raw = _address(page.raw)
+    raw = address(page.raw)
     walk([_GET_OBJECT(raw, k) for k in range(max(_COUNT_OBJECTS(raw), 0))], np.eye(3), 0)
     return found
 

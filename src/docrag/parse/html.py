@@ -4,6 +4,7 @@ elements dropped."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -35,7 +36,7 @@ def _read_html(path: Path) -> str:
     return decode(path, data)
 
 
-def hidden(attrs: dict[str, str | None]) -> bool:
+def hidden(attrs: Mapping[str, str | None]) -> bool:
     """Whether an element with these attributes is hidden from readers: its text is not indexed.
     hidden="until-found" content is shown by find-in-page, so it is meant to be found."""
     if not attrs:
@@ -81,7 +82,8 @@ class HtmlParser(Parser):
     def parse(self, path: Path) -> Document:
         tree = HTMLParser(_read_html(path))
         title_node = tree.css_first("title")
-        root = tree.body or tree.root
+        root = tree.body or tree.root  # a frameset page has no body
+        assert root is not None  # lexbor always makes <html>
         blocks = self.blocks(path)
         headings: list[tuple[int, str]] = []
         buf: list[str] = []

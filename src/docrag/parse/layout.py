@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from docrag.parse.normalize import normalize, unwrap
 
@@ -41,6 +42,9 @@ class Boxed(Protocol):
     bottom: float
 
 
+R = TypeVar("R", bound=Boxed)  # the caller's non-line items (regions): they come back as they went in
+
+
 @dataclass
 class Paragraph:
     lines: list[Line]
@@ -59,7 +63,7 @@ class Region:
     top: float
     x1: float
     bottom: float
-    ref: object = field(default=None, repr=False)
+    ref: Any = field(default=None, repr=False)
 
 
 # --- running headers, footers and page numbers ---------------------------------------------------------
@@ -217,7 +221,7 @@ def _column_of_text(lines: list[Line], text_width: float) -> bool:
     return wide >= 0.5 * sum(len(ln.text) for ln in lines)
 
 
-def reading_order(items: list[Boxed]) -> list[list[Boxed]]:
+def reading_order(items: Sequence[Line | R]) -> list[list[Line | R]]:
     """Lines (joined into visual lines) and regions in reading order, as groups that share a column: top
     to bottom; on a two-column stretch the left column, then the right one, with full-width items (a
     heading above, a wide table) in groups of their own between such stretches."""
@@ -225,10 +229,10 @@ def reading_order(items: list[Boxed]) -> list[list[Boxed]]:
     gutter = find_gutter(lines)
     if gutter is None:
         return [_top_down(items)]
-    groups: list[list[Boxed]] = []
-    left: list[Boxed] = []
-    right: list[Boxed] = []
-    full: list[Boxed] = []
+    groups: list[list[Line | R]] = []
+    left: list[Line | R] = []
+    right: list[Line | R] = []
+    full: list[Line | R] = []
     for it in sorted(items, key=lambda it: (it.top, it.x0)):
         # the short last line of a full-width paragraph stays with it
         tail = (full and not (left or right) and it.x1 <= gutter and abs(it.x0 - full[-1].x0) < 2
@@ -247,9 +251,9 @@ def reading_order(items: list[Boxed]) -> list[list[Boxed]]:
     return [g for g in groups if g]
 
 
-def _top_down(items: list[Boxed]) -> list[Boxed]:
+def _top_down(items: Sequence[Line | R]) -> list[Line | R]:
     """Items sorted top to bottom; lines whose middles share a baseline become one visual line."""
-    out: list[Boxed] = []
+    out: list[Line | R] = []
     row: list[Line] = []
 
     def flush():
@@ -290,14 +294,14 @@ _LIST_LEAD = re.compile(r"[。！？!?.:：;；]$")
 _SENTENCE_END = re.compile(r"[。！？!?.:：;；」』”\"')）]$")
 
 
-def usual_line_gap(groups: list[list[Boxed]]) -> float:
+def usual_line_gap(groups: Sequence[Sequence[Boxed]]) -> float:
     """The median gap between consecutive lines of a page: the leading inside its paragraphs."""
     gaps = [b.top - a.bottom for g in groups for a, b in itertools.pairwise(g)
             if isinstance(a, Line) and isinstance(b, Line) and -2 < b.top - a.bottom < 2 * a.size]
     return median(gaps) if gaps else 0.0
 
 
-def paragraphs(items: list[Boxed], usual_gap: float) -> list[Paragraph | Boxed]:
+def paragraphs(items: Sequence[Line | R], usual_gap: float) -> list[Paragraph | R]:
     """Group the visual lines of one column (in reading order) into paragraphs; regions stay in place.
 
     A paragraph ends at a clearly larger vertical gap than ``usual_gap``, a change of font size or
@@ -305,11 +309,9 @@ def paragraphs(items: list[Boxed], usual_gap: float) -> list[Paragraph | Boxed]:
     column width followed by a full one (a heading or label).
     """
     lines = [it for it in items if isinstance(it, Line)]
-    if not lines:
-        return list(items)
-    right = max(ln.x1 for ln in lines)
-    left = min(ln.x0 for ln in lines)
-    out: list[Paragraph | Boxed] = []
+    right = max((ln.x1 for ln in lines), default=0.0)
+    left = min((ln.x0 for ln in lines), default=0.0)
+    out: list[Paragraph | R] = []
     cur: list[Line] = []
 
     def flush():
@@ -359,7 +361,7 @@ def _paragraph(lines: list[Line]) -> Paragraph:
     text = unwrap(normalize("\n".join(ln.text for ln in lines)))
     kind = "list" if BULLET.match(text) else "paragraph"
     text = _GLYPH_BULLET.sub("", text)
-    sizes = Counter()
+    sizes: Counter[float] = Counter()
     for ln in lines:
         sizes[round(ln.size, 1)] += len(ln.text)
     bbox = (min(ln.x0 for ln in lines), min(ln.top for ln in lines), max(ln.x1 for ln in lines),

@@ -88,8 +88,8 @@ def _hidden_end(text: str, m: re.Match, unclosed: set[str]) -> int | None:
     if name in unclosed:
         return None
     if name == "!--":
-        end = text.find("-->", m.end())
-        end = None if end < 0 else end + 3
+        close = text.find("-->", m.end())
+        end = None if close < 0 else close + 3
     elif name in _NEVER_SHOWN or (name not in _VOID and hidden(_attributes(m.group(2)))):
         end = _end_tag(text, name, m.end(), nested=name not in _RAW_TEXT)
     else:

@@ -12,7 +12,7 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = r"\u3000-\u303f\uff01-\uff0f\uff1a-\uff20"
 
 # full-width digits, letters and a few symbols used inside numbers/identifiers -> ASCII
-_WIDTH_MAP = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF1A)}
+_WIDTH_MAP: dict[int, int | None] = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF1A)}
 _WIDTH_MAP.update({c: c - 0xFEE0 for c in range(0xFF21, 0xFF3B)})
 _WIDTH_MAP.update({c: c - 0xFEE0 for c in range(0xFF41, 0xFF5B)})
 _WIDTH_MAP.update({ord(c): ord(c) - 0xFEE0 for c in "％＋－＝＠＃＄＆＿／．"})

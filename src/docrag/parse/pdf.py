@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from docrag.parse.figures import (
     FIGURE_CAPTION,
     TABLE_CAPTION,
     FigureDescriber,
+    address,
     area_share,
     image_data_sha,
     page_pictures,
@@ -53,7 +55,7 @@ from docrag.parse.layout import (
     usual_line_gap,
 )
 from docrag.parse.normalize import normalize
-from docrag.types import Block, Document, Figure
+from docrag.types import BBox, Block, Document, Figure
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ class _Page:
     width: float
     height: float
     lines: list[Line] = field(default_factory=list)
-    figures: list[tuple[tuple, str]] = field(default_factory=list)  # (bbox, image sha)
+    figures: list[tuple[BBox, str]] = field(default_factory=list)  # (bbox, image sha)
     scan: bool = False  # no usable text layer: needs OCR
     ocr: bool = False  # its lines came from OCR
     tables: list = field(default_factory=list)  # pdf_tables.FoundTable from the OCR of a scan
@@ -103,8 +105,8 @@ class _Placed:
     """A table or figure waiting for its place in the reading order."""
 
     kind: str
-    bbox: tuple
-    found: object = None  # pdf_tables.FoundTable
+    bbox: BBox
+    found: Any = None  # pdf_tables.FoundTable
     sha: str = ""
     text: str = ""  # a figure's text, from the text layer or OCR
     caption: str = ""
@@ -119,7 +121,7 @@ def text_lines(textpage, page_box: tuple[float, float, float, float]) -> tuple[l
     lines are read, and placed, in the frame where the text is upright."""
     import pypdfium2.raw as pdfium_c
 
-    handle = ctypes.cast(textpage.raw, ctypes.c_void_p).value
+    handle = address(textpage.raw)
     n = pdfium_c.FPDFText_CountChars(textpage.raw)
     if n <= 0:
         return [], 0, 0
@@ -265,7 +267,7 @@ class PdfParser(Parser):
         blocks = self._blocks(pdf, pages, tables)
         self._headings(blocks, pages)
         title = (pdf.get_metadata_dict().get("Title") or "").strip()
-        meta = {"n_pages": len(pdf)}
+        meta: dict[str, int | list[int]] = {"n_pages": len(pdf)}
         if any(p.ocr for p in pages):
             meta["ocr_pages"] = [p.number + 1 for p in pages if p.ocr]
         if unreadable:
@@ -351,12 +353,12 @@ class PdfParser(Parser):
         describer = FigureDescriber(self.options.vlm, self.options.vlm_base_url) if self.options.vlm else None
         for page, drop in zip(pages, drops):
             lines = [ln for k, ln in enumerate(page.lines) if k not in drop]
-            placed = [_Placed("table", tuple(ft.bbox), found=ft) for ft in tables.get(page.number, [])]
+            placed = [_Placed("table", ft.bbox, found=ft) for ft in tables.get(page.number, [])]
             placed += [_Placed("figure", box, sha=sha) for box, sha in page.figures]
             lines = _take_regions(lines, placed)
             self._describe_figures(pdf, page, [it for it in placed if it.kind == "figure"], describer)
-            regions = [Region(*item.bbox, ref=item) for item in placed]
-            groups = reading_order(lines + regions)
+            items: list[Line | Region] = [*lines, *(Region(*item.bbox, ref=item) for item in placed)]
+            groups = reading_order(items)
             gap = usual_line_gap(groups)
             toc = _is_contents_page(groups)
             for group in groups:
@@ -538,5 +540,6 @@ def _figure_block(item: _Placed, page_number: int) -> Block | None:
     return Block(text or PICTURE_TEXT, kind="figure", page=page_number + 1, bbox=figure.bbox, figure=figure)
 
 
-def _round(bbox) -> tuple[float, float, float, float]:
-    return tuple(round(float(v), 1) for v in bbox)
+def _round(bbox) -> BBox:
+    x0, top, x1, bottom = (round(float(v), 1) for v in bbox)
+    return x0, top, x1, bottom
