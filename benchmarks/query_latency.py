@@ -33,8 +33,8 @@ def main() -> None:
     for mode in ("bm25", "dense", "hybrid"):  # warm-up: load indexes and the model
         idx.search(questions[0], k=10, mode=mode)
 
-    bm25 = idx.bm25()
-    tokens = [idx.analyzer.tokenize(q) for q in questions]
+    bm25 = idx.resources.bm25()
+    tokens = [idx.resources.analyzer.tokenize(q) for q in questions]
     bare = []
     for t in tokens:
         known = [x for x in t if x in bm25.vocab] or [next(iter(bm25.vocab))]
@@ -53,7 +53,7 @@ def main() -> None:
     embed = []
     for q in questions[:50]:
         t0 = time.perf_counter()
-        idx.embedder().embed_query(q)
+        idx.resources.embedder().embed_query(q)
         embed.append(time.perf_counter() - t0)
     results["of which: embed the query"] = percentiles(embed)
 

@@ -251,7 +251,7 @@ def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
             docrag.Index.open(tmp_path / "ix", readonly=readonly)
 
 
-def test_bm25_index_is_saved_by_add_and_rebuilt_when_missing(tmp_path, corpus):
+def test_bm25_index_is_saved_by_the_writer_and_built_in_memory_by_readers(tmp_path, corpus):
     idx = docrag.Index.open(tmp_path / "ix", create=True, dense=False)
     idx.add(corpus)
     assert len(list((tmp_path / "ix").glob("bm25-g*"))) == 1
@@ -260,7 +260,33 @@ def test_bm25_index_is_saved_by_add_and_rebuilt_when_missing(tmp_path, corpus):
         shutil.rmtree(d)
     reopened = docrag.Index.open(tmp_path / "ix", dense=False)
     assert [(h.chunk_id, round(h.score, 5)) for h in reopened.search("位置编码", k=5, mode="bm25")] == before
-    assert list((tmp_path / "ix").glob("bm25-g*"))
+    assert not list((tmp_path / "ix").glob("bm25-g*"))  # readers never write
+    reopened.indexer.rebuild()
+    assert len(list((tmp_path / "ix").glob("bm25-g*"))) == 1
+
+
+def test_a_reader_uses_the_newest_saved_bm25_index_until_the_writer_saves_the_next(tmp_path, corpus):
+    idx = docrag.Index.open(tmp_path / "ix", create=True, dense=False)
+    idx.add(corpus / "hybrid_search.txt")
+    (saved,) = (tmp_path / "ix").glob("bm25-g*")
+    # a writer in another process committed a new document and has not saved its BM25 index yet
+    other = docrag.Index.open(tmp_path / "ix", dense=False)
+    other.store.put_document(*_document(corpus / "中国茶.html"))
+    reader = docrag.Index.open(tmp_path / "ix", dense=False)
+    assert reader.search("reciprocal rank fusion", k=1, mode="bm25")
+    assert list((tmp_path / "ix").glob("bm25-g*")) == [saved]  # loaded, not rebuilt or saved
+    assert not reader.search("龙井茶", k=1, mode="bm25")  # the newest saved index does not have it yet
+    other.indexer.rebuild()
+    assert reader.search("龙井茶", k=1, mode="bm25")[0].doc_path.endswith("中国茶.html")
+
+
+def _document(path: Path):
+    from docrag.chunk import make_splitter
+    from docrag.config import ChunkConfig
+    from docrag.parse import parse
+
+    doc = parse(path)
+    return doc, make_splitter(ChunkConfig()).split(doc), "sha", 1, 1, "sig"
 
 
 def test_second_writer_is_refused(tmp_path, corpus):

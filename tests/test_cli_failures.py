@@ -176,3 +176,17 @@ def test_a_killed_writers_temporary_files_are_removed_by_the_next_writer(tmp_pat
     (tmp_path / "ix" / "bm25-g1-0.tmp-99999").mkdir()
     assert docrag("ingest", tmp_path / "docs", "--index", tmp_path / "ix", "--no-dense", "-q").returncode == 0
     assert not list((tmp_path / "ix").glob("*.tmp-*"))
+
+
+def test_index_rebuild_saves_what_readers_built_in_memory(tmp_path, sample_dir):
+    shutil.copytree(sample_dir, tmp_path / "docs")
+    assert docrag("ingest", tmp_path / "docs", "--index", tmp_path / "ix", "--no-dense", "-q").returncode == 0
+    # another setting for what BM25 indexes: searches work at once, from an index built in memory
+    r = docrag("search", "龙井茶", "--index", tmp_path / "ix", "--mode", "bm25", "--set", "index.bm25_headings=0")
+    assert r.returncode == 0 and "中国茶.html" in r.stdout
+    before = sorted(p.name for p in (tmp_path / "ix").glob("bm25-g*"))
+    r = docrag("index", "--rebuild", "--index", tmp_path / "ix", "-q", "--set", "index.bm25_headings=0")
+    assert r.returncode == 0, r.stderr
+    after = sorted(p.name for p in (tmp_path / "ix").glob("bm25-g*"))
+    assert len(after) == 1 and after != before
+    one_line_error(docrag("index", "--index", tmp_path / "ix"), 2, "--rebuild")

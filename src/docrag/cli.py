@@ -244,6 +244,21 @@ def remove(paths: List[Path] = typer.Argument(..., help="files, or folders whose
         raise DocragError("nothing indexed under " + ", ".join(map(str, paths)))
 
 
+@app.command("index")
+def index_(index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+           rebuild: bool = typer.Option(False, "--rebuild", help="build and save the derived indexes (BM25, HNSW)"),
+           quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Maintain an index: --rebuild saves the derived indexes searches load (after a configuration change,
+    searches build them in memory until a writer saves them)."""
+    if not rebuild:
+        raise typer.BadParameter("say what to do: --rebuild", param_hint="docrag index")
+    idx = _open(index, config, set_)
+    with _progress(disable=quiet) as bars:
+        idx.indexer.rebuild(_Bars(bars))
+    out.print(f"{idx.path}: derived indexes saved for generation {idx.store.generation}", highlight=False,
+              markup=False)
+
+
 @app.command("eval")
 def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, financebench, prospectus, rgb, jsonl)"),
           index: Optional[str] = typer.Option(None, "--index", "-i", help="an existing index to evaluate"),

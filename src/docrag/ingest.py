@@ -13,18 +13,17 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from docrag.chunk import Splitter
 from docrag.config import ParseConfig
 from docrag.errors import ParseError
 from docrag.index.graph import build_edges
 from docrag.index.image_embed import save_figure_images
-from docrag.index.store import Store
+from docrag.index.storage import Storage
 from docrag.parse import parse, supported
 from docrag.parse.base import parser_signature
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+from docrag.types import Progress
 
 
 @dataclass
@@ -175,7 +174,7 @@ class Limits:
 BATCH_FILES, BATCH_SECONDS = 256, 2.0
 
 
-def ingest_files(store: Store, splitter: Splitter, files: list[Path], limits: Limits,
+def ingest_files(store: Storage, splitter: Splitter, files: list[Path], limits: Limits,
                  progress: Progress | None = None, options: ParseConfig | None = None,
                  figures_dir: Path | None = None) -> list[FileResult]:
     """Parse, chunk and store the files that changed; ``figures_dir`` receives the figure crops the parser kept
@@ -231,7 +230,7 @@ def _ingest_one(store, splitter, sig, record, path: Path, limits: Limits, option
     return FileResult(str(path), "updated" if record else "added", chunks=len(chunks))
 
 
-def deleted_documents(store: Store, roots: Iterable[str | Path]) -> list[str]:
+def deleted_documents(store: Storage, roots: Iterable[str | Path]) -> list[str]:
     """Indexed documents under ``roots`` whose files are gone. A file that cannot be looked at (a folder
     without read permission) is not gone: its document stays."""
     gone = []
@@ -245,7 +244,7 @@ def deleted_documents(store: Store, roots: Iterable[str | Path]) -> list[str]:
     return gone
 
 
-def documents_under(store: Store, roots: Iterable[str | Path]) -> list[str]:
+def documents_under(store: Storage, roots: Iterable[str | Path]) -> list[str]:
     """Indexed documents that are one of ``roots`` or lie inside one of them."""
     prefixes = [str(Path(r).expanduser().resolve()) for r in roots]
     return [p for p in store.docs() if any(p == r or p.startswith(r.rstrip(os.sep) + os.sep) for r in prefixes)]

@@ -193,6 +193,47 @@ class Chunk:
         return list(range(self.page_start, (self.page_end or self.page_start) + 1))
 
 
+@dataclass(frozen=True)
+class Filter:
+    """Which chunks a search may return, as data: each storage backend translates it (SQL for SQLite, a boolean
+    expression for Milvus). Every condition set must hold; an empty filter admits everything.
+
+    ``path_globs``: the document path matches each glob (``*/reports/*.pdf``); ``file_types``: pdf, md, ...;
+    ``doc_paths``: one of these documents; ``kinds``: one of these chunk kinds (text, table, figure)."""
+
+    path_globs: tuple[str, ...] = ()
+    file_types: tuple[str, ...] = ()
+    doc_paths: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, path_glob: str | None = None, file_types: list[str] | tuple[str, ...] | None = None) -> "Filter":
+        """The filter a user's search options ask for."""
+        return cls(path_globs=(path_glob,) if path_glob else (),
+                   file_types=tuple(sorted({t.lower().lstrip(".") for t in file_types or ()})))
+
+    def __bool__(self) -> bool:
+        return bool(self.path_globs or self.file_types or self.doc_paths or self.kinds)
+
+    def __and__(self, other: "Filter | None") -> "Filter":
+        """Both filters at once."""
+        if not other:
+            return self
+        return Filter(path_globs=tuple(dict.fromkeys(self.path_globs + other.path_globs)),
+                      file_types=_both(self.file_types, other.file_types),
+                      doc_paths=_both(self.doc_paths, other.doc_paths),
+                      kinds=_both(self.kinds, other.kinds))
+
+
+_NOTHING = ("\0",)  # a value no document path, file type or kind has: two disjoint sets admit nothing
+
+
+def _both(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    if not a or not b:
+        return a or b
+    return tuple(sorted(set(a) & set(b))) or _NOTHING
+
+
 @dataclass
 class Hit:
     chunk_id: int

@@ -54,7 +54,9 @@ def test_hnsw_above_threshold_agrees_with_exact_and_is_cached(tmp_path):
     vecs = _random_unit(2000, 32, seed=1)
     ids = np.arange(2000)
     exact = VectorIndex(ids, vecs)
-    ann = VectorIndex(ids, vecs, hnsw_threshold=100, cache_dir=tmp_path)
+    reader = VectorIndex(ids, vecs, hnsw_threshold=100, cache_dir=tmp_path)  # readers never write
+    assert reader._hnsw is not None and not list(tmp_path.iterdir())
+    ann = VectorIndex(ids, vecs, hnsw_threshold=100, cache_dir=tmp_path, save=True)  # the index's writer
     assert ann._hnsw is not None
     cached = list(tmp_path.glob("hnsw-*.bin"))
     assert len(cached) == 1

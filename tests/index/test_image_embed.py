@@ -22,6 +22,7 @@ from docrag.parse import parse
 from docrag.parse.pdf import PICTURE_TEXT
 from docrag.retrieve import HybridRetriever
 from docrag.retrieve.image import ImageFusion, ImageRetriever
+from docrag.types import Filter
 
 QUERY = "a photo of a red square"
 
@@ -64,7 +65,7 @@ def figure_vectors(idx) -> dict[int, np.ndarray]:
 
 
 def figure_hits(idx):
-    ids = idx.store.chunk_ids_of_kinds(["figure"]).tolist()
+    ids = idx.store.chunk_ids(Filter(kinds=("figure",))).tolist()
     return idx.store.hits([(i, 0.0) for i in ids])
 
 
@@ -133,7 +134,7 @@ def test_ingest_embeds_each_figure_image_as_the_model_does(tmp_path, pdfs, tiny_
 def test_image_retriever_scores_are_the_models_cosine_similarities(tmp_path, pdfs, tiny_clip):
     idx = open_index(tmp_path / "ix", tiny_clip)
     idx.add(pdfs)
-    retriever = ImageRetriever(idx.figures.vectors(), idx.figures.embedder())
+    retriever = ImageRetriever(idx.figures.vectors(), idx.figures.embedder(), ids_for=idx.store.chunk_ids)
     ranked = retriever.search(QUERY, 5)
     vectors = figure_vectors(idx)
     query = model_vectors(tiny_clip, [QUERY])[0]
@@ -141,8 +142,10 @@ def test_image_retriever_scores_are_the_models_cosine_similarities(tmp_path, pdf
     for cid, score in ranked:
         assert score == pytest.approx(float(vectors[cid] @ query), abs=1e-5)
     first = ranked[0][0]
-    assert [cid for cid, _ in retriever.search(QUERY, 5, allowed=np.array([ranked[1][0]]))] == [ranked[1][0]]
-    assert retriever.search(QUERY, 5, allowed=np.array([], np.int64)) == []
+    second = idx.store.hits([ranked[1]])[0].doc_path
+    assert {cid for cid, _ in retriever.search(QUERY, 5, Filter(doc_paths=(second,)))} == {
+        cid for cid, _ in ranked if idx.store.hits([(cid, 0)])[0].doc_path == second}
+    assert retriever.search(QUERY, 5, Filter(doc_paths=("/nowhere.pdf",))) == []
     assert first in vectors
 
 
@@ -151,7 +154,7 @@ def test_hybrid_search_finds_a_picture_through_its_image(tmp_path, pdfs, tiny_cl
         (pdfs / f"note{k}.md").write_text(f"# Note {k}\n\nA photo of a red square, shot number {k}.\n")
     idx = open_index(tmp_path / "ix", tiny_clip, image_min_similarity=-1.0)  # random weights: any similarity
     idx.add(pdfs)
-    assert isinstance(idx.retriever("hybrid"), ImageFusion) and isinstance(idx.retriever("dense"), ImageFusion)
+    assert isinstance(idx.searcher.retriever("hybrid"), ImageFusion) and isinstance(idx.searcher.retriever("dense"), ImageFusion)
     best, similarity = ImageRetriever(idx.figures.vectors(), idx.figures.embedder()).search(QUERY, 1)[0]
     for mode in ("hybrid", "dense", "graph"):
         hits = idx.search(QUERY, k=3, mode=mode)
@@ -214,14 +217,14 @@ def test_another_image_embedder_makes_the_vectors_again(tmp_path, pdfs, tiny_cli
 
     switched = open_index(tmp_path / "ix", other)
     with caplog.at_level(logging.WARNING):  # until an ingest, the old model's vectors are not searched
-        assert switched.figures.vectors() is None and isinstance(switched.retriever(), HybridRetriever)
+        assert switched.figures.vectors() is None and isinstance(switched.searcher.retriever(), HybridRetriever)
     assert "made by" in caplog.text
     report = switched.add(pdfs)
     assert report.embedded_images == 2 and not report.changed
     new = figure_vectors(switched)
     assert set(new) == set(old) and max(np.abs(new[c] - old[c]).max() for c in new) > 0.05
     assert switched.store.get_meta(META_KEY)["name"] == f"clip:{other}"
-    assert isinstance(switched.retriever(), ImageFusion)
+    assert isinstance(switched.searcher.retriever(), ImageFusion)
 
     copied = shutil.copytree(tiny_clip, tmp_path / "copied-clip")  # same files, other name: made again too
     assert open_index(tmp_path / "ix", copied).add(pdfs).embedded_images == 2
@@ -261,5 +264,5 @@ def test_an_index_without_image_embedder_is_as_before(tmp_path, pdfs):
     assert not report.failed and report.embedded_images == 0
     assert not figure_hits(idx)  # pictures without text are left out, as before
     assert not (tmp_path / "ix" / FIGURES_DIR).exists() and idx.store.get_meta(META_KEY) is None
-    assert idx.figures.vectors() is None and isinstance(idx.retriever(), HybridRetriever)
+    assert idx.figures.vectors() is None and isinstance(idx.searcher.retriever(), HybridRetriever)
     assert all(",images" not in r.chunk_sig for r in idx.store.docs().values())

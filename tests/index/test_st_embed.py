@@ -185,7 +185,7 @@ def test_an_index_embeds_and_searches_with_a_sentence_transformers_model(tmp_pat
         assert not report.failed and report.embedded == idx.info()["chunks"] >= 2
         hits = idx.search("龙井茶", k=2, mode="dense")  # random weights: which hit comes first means nothing
         assert len(hits) == 2 and {Path(h.doc_path).parent for h in hits} == {docs}
-        version = idx.embedder().version
+        version = idx.resources.embedder().version
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedder"] == {"name": spec, "version": version, "dim": 32}
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from docrag.index.store import Store
-from docrag.types import Block, Chunk, Document
+from docrag.types import Block, Chunk, Document, Filter
 
 
 def _doc(path, texts):
@@ -54,8 +54,11 @@ def test_hits_keep_order_and_metadata(tmp_path):
     (cid, _), = store.chunks_missing_embeddings(1)
     hit, = store.hits([(cid, 0.5)])
     assert (hit.page, hit.pages, hit.section, hit.doc_path) == (3, [3, 4], ("第一章", "1.1"), "/r.pdf")
-    assert list(store.chunk_ids_where(file_types=["pdf"])) == [cid]
-    assert list(store.chunk_ids_where(path_glob="*.txt")) == []
+    assert list(store.chunk_ids(Filter(file_types=("pdf",)))) == [cid]
+    assert list(store.chunk_ids(Filter(path_globs=("*.txt",)))) == []
+    assert list(store.chunk_ids(Filter(doc_paths=("/r.pdf",), kinds=("text",)))) == [cid]
+    assert list(store.chunk_ids(Filter(kinds=("table",)))) == []
+    assert list(store.chunk_ids(Filter(doc_paths=("/r.pdf",)) & Filter(doc_paths=("/other.pdf",)))) == []
 
 
 def test_chunk_texts_can_carry_their_innermost_headings(tmp_path):

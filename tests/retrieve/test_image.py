@@ -8,6 +8,7 @@ import pytest
 
 from docrag.index.dense import Embedder, VectorIndex
 from docrag.retrieve.image import ImageFusion, ImageRetriever
+from docrag.types import Filter
 
 
 class FixedQuery(Embedder):
@@ -22,30 +23,34 @@ class FixedQuery(Embedder):
 
 
 class Listed:
-    """A retriever returning a fixed list, recording the ``allowed`` filters it was given."""
+    """A retriever returning a fixed list, recording the filters it was given."""
 
     name = "hybrid"
 
     def __init__(self, ranked):
-        self.ranked, self.allowed = ranked, []
+        self.ranked, self.filters = ranked, []
 
-    def search(self, query, k, allowed=None):
-        self.allowed.append(allowed)
+    def search(self, query, k, where=None):
+        self.filters.append(where)
         return self.ranked[:k]
+
+
+IDS = {Filter(doc_paths=("b",)): np.array([12, 99]), Filter(doc_paths=("none",)): np.array([], np.int64),
+       Filter(doc_paths=("a", "b")): np.array([2, 12])}
 
 
 @pytest.fixture
 def images():
     vectors = np.array([[1, 0], [0.6, 0.8], [0, 1]], np.float32)
-    return ImageRetriever(VectorIndex(np.array([10, 11, 12]), vectors), FixedQuery([0.8, 0.6]))
+    return ImageRetriever(VectorIndex(np.array([10, 11, 12]), vectors), FixedQuery([0.8, 0.6]), ids_for=IDS.get)
 
 
 def test_image_search_ranks_figures_by_cosine_and_respects_the_filter(images):
     ranked = images.search("q", 5)
     assert [cid for cid, _ in ranked] == [11, 10, 12]
     assert [s for _, s in ranked] == pytest.approx([0.96, 0.8, 0.6])
-    assert [cid for cid, _ in images.search("q", 5, allowed=np.array([12, 99]))] == [12]
-    assert images.search("q", 5, allowed=np.array([], np.int64)) == []
+    assert [cid for cid, _ in images.search("q", 5, Filter(doc_paths=("b",)))] == [12]
+    assert images.search("q", 5, Filter(doc_paths=("none",))) == []
     assert images.embedder.calls == 1  # routed searches ask the same query again: embedded once
 
 
@@ -62,9 +67,9 @@ def test_fusion_weight_zero_keeps_the_text_order_and_the_filter_reaches_both_lis
     text = Listed([(1, 0.03), (2, 0.02), (10, 0.01)])
     fusion = ImageFusion(text, images, weight=0.0, candidates=2)
     assert [cid for cid, _ in fusion.search("q", 3)] == [1, 2, 10]
-    allowed = np.array([2, 12])
-    fused = dict(ImageFusion(text, images).search("q", 10, allowed))
-    assert text.allowed[-1] is allowed and 11 not in fused and fused[12] == pytest.approx(1 / 61)
+    where = Filter(doc_paths=("a", "b"))
+    fused = dict(ImageFusion(text, images).search("q", 10, where))
+    assert text.filters[-1] is where and 11 not in fused and fused[12] == pytest.approx(1 / 61)
     assert fusion.name == "hybrid"  # what it reports is the text retriever's mode
 
 

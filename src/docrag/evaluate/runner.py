@@ -145,7 +145,7 @@ def evaluate_variant(dataset: Dataset, index: Path, variant: Variant, ks: list[i
                      progress: Progress | None = None, limit: int | None = None) -> dict:
     """Per-question results and their means for one configuration. Ctrl-C keeps finished questions."""
     idx = docrag.Index.open(index, config=variant.config)
-    embedder = idx.embedder() if len(idx.vectors()) else None
+    embedder = idx.resources.embedder() if len(idx.resources.vectors()) else None
     k_max = max(ks)
     questions = dataset.questions[:limit] if limit else dataset.questions
     rows, interrupted = [], False

@@ -82,7 +82,9 @@ class VectorIndex:
     """Chunk ids and their normalised vectors; exact search, or HNSW above a size threshold."""
 
     def __init__(self, chunk_ids: np.ndarray, vectors: np.ndarray, hnsw_threshold: int = 50_000,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, save: bool = False):
+        """Above ``hnsw_threshold`` vectors an HNSW graph is loaded from ``cache_dir`` or built; ``save`` (an index's
+        writer only: readers never write) keeps a graph built here in ``cache_dir``."""
         self.chunk_ids = chunk_ids
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._hnsw = None
@@ -90,7 +92,7 @@ class VectorIndex:
             cache = None
             if cache_dir is not None:  # keyed by the exact id set, so a stale graph is never loaded
                 cache = Path(cache_dir) / f"hnsw-{len(chunk_ids)}-{zlib.crc32(chunk_ids.tobytes()):08x}.bin"
-            self._hnsw = _hnsw_index(self.vectors, cache)
+            self._hnsw = _hnsw_index(self.vectors, cache, save)
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
@@ -135,7 +137,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
-def _hnsw_index(vectors: np.ndarray, cache: Path | None):
+def _hnsw_index(vectors: np.ndarray, cache: Path | None, save: bool):
     try:
         import hnswlib
     except ImportError:
@@ -148,7 +150,7 @@ def _hnsw_index(vectors: np.ndarray, cache: Path | None):
     else:
         index.init_index(max_elements=len(vectors), ef_construction=200, M=32)
         index.add_items(vectors, np.arange(len(vectors)))
-        if cache is not None:
+        if cache is not None and save:
             for old in cache.parent.glob("hnsw-*.bin"):
                 old.unlink()
             tmp = cache.with_suffix(f".tmp-{os.getpid()}")

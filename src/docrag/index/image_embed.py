@@ -24,7 +24,7 @@ from docrag.config import Config
 from docrag.errors import BackendError, ConfigError
 from docrag.index.dense import Embedder, VectorIndex
 from docrag.index.st_embed import import_sentence_transformers, local_model_dir, model_fingerprint
-from docrag.index.store import Store
+from docrag.index.storage import Storage
 from docrag.types import Document, Progress
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class FigureImages:
     """An index's figure images: the PNGs under ``directory``, their vectors in the store and the image embedder
     (``config.index.image_embedder``; None: none configured)."""
 
-    def __init__(self, directory: Path, store: Store, config: Config):
+    def __init__(self, directory: Path, store: Storage, config: Config):
         self.directory, self.store, self.config = directory, store, config
         self._embedder: ClipEmbedder | None = None
         self._vectors: VectorIndex | None = None

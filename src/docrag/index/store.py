@@ -1,5 +1,8 @@
 """Document, chunk and embedding store in one SQLite file (WAL).
 
+Each thread has its own connection (SQLite serialises writers across connections and processes, and a
+reader sees the last committed state); the writer lock of ``docrag.indexer`` keeps one writer per index.
+
 Every change to a document (its row, its chunks, their embeddings) happens inside one
 transaction (ingestion puts several documents in one, see ``docrag.ingest.BATCH_FILES``), so an
 ingest killed at any point leaves each document either fully old or fully new. ``generation``
@@ -13,6 +16,7 @@ import errno
 import json
 import shutil
 import sqlite3
+import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -23,7 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from docrag.errors import IndexStateError
-from docrag.types import Chunk, Document, Hit
+from docrag.types import Chunk, Document, Filter, Hit
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -101,20 +105,18 @@ def _json(value) -> str:
 
 
 class Store:
+    """The SQLite implementation of ``docrag.index.storage.Storage``."""
+
     def __init__(self, path: Path, readonly: bool = False):
         self.path = Path(path)
         self.readonly = readonly
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         try:
             if readonly:
-                self.db = _connect_readonly(self.path)
                 self._check_columns()
             else:
-                # check_same_thread=False: the REST server (later) reads from worker threads; writes are
-                # serialised by the index's file lock.
-                self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.execute("PRAGMA foreign_keys=ON")
                 self._add_missing_columns()
                 self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
@@ -125,6 +127,28 @@ class Store:
                 raise IndexStateError(f"{self.path}: cannot write here (read-only); searching it works, changing it "
                                       "needs write permission") from None
             raise IndexStateError(f"{self.path}: not a usable docrag database ({e})") from None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection: one connection shared by threads would let a thread's statements run inside
+        another thread's open transaction."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            return _connect_readonly(self.path)
+        # a writer in another thread or process holds the database for at most one batch of documents: wait for it
+        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=60)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
 
     def _add_missing_columns(self) -> None:
         """Indexes made before a column existed get it with its default (their data stays valid)."""
@@ -145,7 +169,11 @@ class Store:
                                   "(`docrag ingest`) to upgrade it")
 
     def close(self):
-        self.db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -252,30 +280,21 @@ class Store:
                            kind=r[9], extra=json.loads(r[10])))
         return out
 
-    def chunk_ids_where(self, path_glob: str | None = None, file_types: list[str] | None = None) -> np.ndarray:
-        """Chunk ids of documents matching a path glob and/or file types (for filtered search)."""
-        where, args = [], []
-        if path_glob:
-            where.append("d.path GLOB ?")
-            args.append(path_glob)
-        if file_types:
-            where.append("d.file_type IN (%s)" % ",".join("?" * len(file_types)))
-            args.extend(t.lower().lstrip(".") for t in file_types)
+    def chunk_ids(self, where: Filter) -> np.ndarray:
+        """Ids (ascending) of the chunks a filter admits."""
+        conditions, args = [], []
+        for glob in where.path_globs:
+            conditions.append("d.path GLOB ?")
+            args.append(glob)
+        for column, values in (("d.file_type", where.file_types), ("d.path", where.doc_paths),
+                               ("c.kind", where.kinds)):
+            if values:
+                conditions.append(f"{column} IN (%s)" % ",".join("?" * len(values)))
+                args.extend(values)
         q = "SELECT c.id FROM chunks c JOIN docs d ON d.id = c.doc_id"
-        if where:
-            q += " WHERE " + " AND ".join(where)
-        return np.array([r[0] for r in self.db.execute(q, args)], dtype=np.int64)
-
-    def chunk_ids_of_documents(self, paths: Iterable[str]) -> np.ndarray:
-        paths = list(paths)
-        q = ("SELECT c.id FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE d.path IN (%s)"
-             % ",".join("?" * len(paths)))
-        return np.array([r[0] for r in self.db.execute(q, paths)] if paths else [], dtype=np.int64)
-
-    def chunk_ids_of_kinds(self, kinds: Iterable[str]) -> np.ndarray:
-        kinds = list(kinds)
-        q = "SELECT id FROM chunks WHERE kind IN (%s)" % ",".join("?" * len(kinds))
-        return np.array([r[0] for r in self.db.execute(q, kinds)] if kinds else [], dtype=np.int64)
+        if conditions:
+            q += " WHERE " + " AND ".join(conditions)
+        return np.array([r[0] for r in self.db.execute(q + " ORDER BY c.id", args)], dtype=np.int64)
 
     def chunk_ids_by_ordinal(self, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Chunk ids for (document path, ordinal) pairs that exist."""
@@ -378,7 +397,7 @@ def disk_failure(e: Exception, where: Path) -> str | None:
     """A one-line reason when ``e`` is a write the disk refused, else None. SQLite says "disk I/O error" when it
     cannot create its log on a full disk: the free space tells."""
     if isinstance(e, OSError):
-        return _DISK_ERRNOS.get(e.errno)
+        return _DISK_ERRNOS.get(e.errno or 0)
     text = str(e).lower()
     if not any(words in text for words in _SQLITE_DISK):
         return None

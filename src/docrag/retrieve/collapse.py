@@ -1,4 +1,4 @@
-"""Chunks of one table found by one search come back as one hit.
+"""Ranked chunks become distinct hits: a matched child as its parent, a table's chunks as one hit, repeats once.
 
 A long table is split into chunks of a few rows (each under the table's heading and caption); a question
 about a statement often matches several of them. As separate hits they fill the top k with one table, and
@@ -7,7 +7,47 @@ an LLM would read that table's Markdown once per chunk.
 
 from __future__ import annotations
 
+import re
+
+from docrag.index.storage import Storage
 from docrag.types import Hit
+
+
+def distinct_hits(storage: Storage, ranked: list[tuple[int, float]]) -> list[Hit]:
+    """Hits for ranked chunk ids: children as their parents, a table's chunks as one hit, repeats dropped."""
+    hits, seen = [], set()
+    for hit in one_hit_per_table(with_parents(storage, storage.hits(ranked))):
+        # a figure is also its picture: pictures without text share their placeholder text
+        key = re.sub(r"\s+", "", hit.text) + hit.extra.get("image_sha", "")
+        if key not in seen:
+            seen.add(key)
+            hits.append(hit)
+    return hits
+
+
+def with_parents(storage: Storage, hits: list[Hit]) -> list[Hit]:
+    """parent_child chunking: a matched child is returned as its parent (section or whole table), scored by its
+    best child; the parent records which children matched."""
+    wanted = {(h.doc_path, h.extra["parent"]) for h in hits if "parent" in h.extra}
+    if not wanted:
+        return hits
+    parent_ids = storage.chunk_ids_by_ordinal(wanted)
+    parents = {h.chunk_id: h for h in storage.hits([(i, 0.0) for i in parent_ids.values()])}
+    out: list[Hit] = []
+    placed: dict[int, Hit] = {}
+    for h in hits:
+        pid = parent_ids.get((h.doc_path, h.extra["parent"])) if "parent" in h.extra else None
+        if pid is None:
+            out.append(h)
+        elif pid in placed:
+            placed[pid].extra["matched"].append(h.chunk_id)
+        else:
+            parent = parents[pid]
+            parent.score, parent.scores = h.score, h.scores
+            parent.extra = {**parent.extra, "matched": [h.chunk_id]}
+            placed[pid] = parent
+            out.append(parent)
+    return out
 
 
 def one_hit_per_table(hits: list[Hit]) -> list[Hit]:

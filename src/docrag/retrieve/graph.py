@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from docrag.index.store import Store
+from docrag.index.storage import Storage
 from docrag.types import Hit
 
 # Edges followed and the share of the hit's score an expanded chunk gets. A parent (parent-child chunking) is
@@ -33,7 +33,7 @@ DEFAULT_WEIGHTS = {
 
 
 class GraphExpander:
-    def __init__(self, store: Store, token_budget: int = 800, weights: dict[str, float] | None = None,
+    def __init__(self, store: Storage, token_budget: int = 800, weights: dict[str, float] | None = None,
                  count_tokens: Callable[[str], int] = len):
         self.store = store
         self.token_budget = token_budget

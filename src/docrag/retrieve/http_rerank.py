@@ -55,6 +55,7 @@ class HTTPReranker(Reranker):
             index = item.get("index") if isinstance(item, dict) else None
             if isinstance(index, int) and 0 <= index < n and isinstance(item.get(key), (int, float)):
                 scores[index] = float(item[key])
-        if None in scores:
+        found = [s for s in scores if s is not None]
+        if len(found) < n:
             raise self._client.unexpected("/rerank", f"expected a {key!r} for each of the {n} texts", body)
-        return scores
+        return found

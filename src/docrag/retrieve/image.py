@@ -6,10 +6,9 @@ come back ranked by cosine similarity, and their list is fused by RRF with the t
 
 from __future__ import annotations
 
-import numpy as np
-
 from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion
 from docrag.retrieve.retrievers import DenseRetriever
+from docrag.types import Filter
 
 
 class ImageRetriever(DenseRetriever):
@@ -32,8 +31,8 @@ class ImageFusion:
         self.rrf_k, self.weight, self.candidates = rrf_k, weight, candidates
         self.min_similarity = min_similarity
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
         n = max(k, self.candidates)
-        figures = [(cid, s) for cid, s in self.images.search(query, n, allowed) if s >= self.min_similarity]
-        lists = [self.text.search(query, n, allowed), figures]
+        figures = [(cid, s) for cid, s in self.images.search(query, n, where) if s >= self.min_similarity]
+        lists = [self.text.search(query, n, where), figures]
         return reciprocal_rank_fusion(lists, self.rrf_k, [1.0, self.weight])[:k]

@@ -1,9 +1,12 @@
-"""Retrievers, picked by name: ``search(query, k, allowed) -> [(chunk_id, score)]``, best first.
+"""Retrievers, picked by name: ``search(query, k, where) -> [(chunk_id, score)]``, best first.
 
-``allowed`` is an optional array of chunk ids a metadata filter admits.
+``where`` is an optional ``Filter`` (data); the in-memory retrievers here ask the storage which chunk ids it
+admits (``ids_for``), a backend that searches itself (Milvus) translates it into its own expression.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -12,6 +15,9 @@ from docrag.index.dense import Embedder, VectorIndex, top_k
 from docrag.index.tokenize import Analyzer
 from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
 from docrag.retrieve.glossary import Glossary
+from docrag.types import Filter
+
+IdsFor = Callable[[Filter], np.ndarray]  # the chunk ids a filter admits (ascending)
 
 
 class BM25Retriever:
@@ -21,18 +27,18 @@ class BM25Retriever:
     name = "bm25"
 
     def __init__(self, index: BM25Index, analyzer: Analyzer, glossary: Glossary | None = None,
-                 glossary_weight: float = 1.0):
-        self.index, self.analyzer = index, analyzer
+                 glossary_weight: float = 1.0, *, ids_for: IdsFor | None = None):
+        self.index, self.analyzer, self.ids_for = index, analyzer, ids_for
         self.glossary, self.glossary_weight = glossary, glossary_weight
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
         tokens = self.analyzer.tokenize(query)
         scores = self.index.scores(tokens)
         brought = self.glossary.expand(tokens) if self.glossary else []
         if brought and self.glossary_weight:
             scores = scores + self.glossary_weight * self.index.scores(brought)
-        if allowed is not None:
-            scores = np.where(np.isin(self.index.chunk_ids, allowed), scores, 0.0)
+        if where:
+            scores = np.where(np.isin(self.index.chunk_ids, _admitted(self.ids_for, where)), scores, 0.0)
         top = top_k(scores, k)
         top = top[scores[top] > 0]
         return [(int(self.index.chunk_ids[i]), float(scores[i])) for i in top]
@@ -41,17 +47,18 @@ class BM25Retriever:
 class DenseRetriever:
     name = "dense"
 
-    def __init__(self, index: VectorIndex, embedder: Embedder):
-        self.index, self.embedder = index, embedder
+    def __init__(self, index: VectorIndex, embedder: Embedder, *, ids_for: IdsFor | None = None):
+        self.index, self.embedder, self.ids_for = index, embedder, ids_for
         self._last: tuple[str, np.ndarray] | None = None  # routed searches ask the same query several times
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
         if len(self.index) == 0:
             return []
-        if self._last is None or self._last[0] != query:
-            self._last = (query, self.embedder.embed_query(query))
-        mask = None if allowed is None else np.isin(self.index.chunk_ids, allowed)
-        ids, sims = self.index.search(self._last[1], k, mask)
+        last = self._last
+        if last is None or last[0] != query:
+            last = self._last = (query, self.embedder.embed_query(query))
+        mask = np.isin(self.index.chunk_ids, _admitted(self.ids_for, where)) if where else None
+        ids, sims = self.index.search(last[1], k, mask)
         return [(int(i), float(s)) for i, s in zip(ids, sims)]
 
 
@@ -65,14 +72,20 @@ class HybridRetriever:
         self.bm25, self.dense = bm25, dense
         self.fusion, self.rrf_k, self.weights, self.candidates = fusion, rrf_k, weights, candidates
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
         n = max(k, self.candidates)
-        lists = [self.bm25.search(query, n, allowed)]
+        lists = [self.bm25.search(query, n, where)]
         if self.dense is not None:
-            lists.append(self.dense.search(query, n, allowed))
+            lists.append(self.dense.search(query, n, where))
         weights = list(self.weights[: len(lists)])
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion(lists, self.rrf_k, weights)
         else:
             fused = weighted_fusion(lists, weights)
         return fused[:k]
+
+
+def _admitted(ids_for: IdsFor | None, where: Filter) -> np.ndarray:
+    if ids_for is None:
+        raise ValueError("a filtered search needs the storage's ids_for")
+    return ids_for(where)

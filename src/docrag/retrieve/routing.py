@@ -19,6 +19,11 @@ import math
 import re
 from pathlib import Path
 
+from docrag.config import RetrieveConfig
+from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion
+from docrag.retrieve.retrievers import IdsFor
+from docrag.types import Filter
+
 _TERM = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]+")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{2,}\b")
 _YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
@@ -39,7 +44,8 @@ def _is_entity(term: str) -> bool:
 
 
 def _terms(text: str) -> tuple[set[str], set[int]]:
-    entities, years = set(), set()
+    entities: set[str] = set()
+    years: set[int] = set()
     for term in _TERM.findall(text.lower()):
         years.update(int(y) for y in _YEAR.findall(term))
         entities.update(part for part in _YEAR.sub(" ", term).split() if _is_entity(part))
@@ -115,3 +121,37 @@ def wanted_kinds(question: str) -> list[str]:
     if _WANTS_FIGURE.search(question):
         kinds.append("figure")
     return kinds
+
+
+class RoutedRetriever:
+    """A retriever that also searches the documents a question names and the kind of content it asks for (tables
+    for amounts, figures for charts), and fuses the lists by RRF (config ``retrieve.route*``)."""
+
+    def __init__(self, retriever, router: DocRouter, config: RetrieveConfig, ids_for: IdsFor):
+        self.retriever, self.router, self.config, self.ids_for = retriever, router, config, ids_for
+        self.name = retriever.name
+
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
+        r = self.config
+        # every list is searched as deep as retrieve.candidates whatever k is: a passage ranked low in
+        # two lists can outrank one ranked high in one, so cutting the lists at k made the top k depend on k
+        depth = max(k, r.candidates)
+        scope = where
+        lists, weights = [], []
+        routed = self.router.route(query) if r.route != "off" else []
+        if routed:
+            scope = Filter(doc_paths=tuple(routed)) & where
+            lists.append(self.retriever.search(query, depth, scope))
+            weights.append(r.route_weight)
+        if r.route != "filter" or not routed:
+            lists.append(self.retriever.search(query, depth, where))
+            weights.append(1.0)
+        kinds = wanted_kinds(query) if r.route_kinds else []
+        if kinds:
+            of_kind = Filter(kinds=tuple(kinds)) & scope
+            if len(self.ids_for(of_kind)):
+                lists.append(self.retriever.search(query, depth, of_kind))
+                weights.append(r.kind_weight)
+        if len(lists) == 1:
+            return lists[0][:k]
+        return reciprocal_rank_fusion(lists, r.rrf_k, weights)[:k]
