@@ -82,11 +82,13 @@ class Index:
 
     # --- writing ----------------------------------------------------------------------------
     def add(self, paths: str | Path | Iterable[str | Path], prune: bool = False, dense: bool | None = None,
-            progress: Progress | None = None) -> IngestReport:
+            progress: Progress | None = None, workers: int | None = None) -> IngestReport:
         """Add files and folders (recursively). Unchanged files are skipped; with ``prune``,
-        indexed files under the given folders that no longer exist are removed. Returns a report:
-        added / updated / unchanged / failed (with reasons) / skipped / removed."""
-        return self.indexer.add([paths] if isinstance(paths, (str, Path)) else paths, prune, dense, progress)
+        indexed files under the given folders that no longer exist are removed; ``workers`` processes parse
+        (default: config ``index.workers``, one per core). Returns a report: added / updated / unchanged /
+        failed (with reasons) / skipped / removed."""
+        return self.indexer.add([paths] if isinstance(paths, (str, Path)) else paths, prune, dense, progress,
+                                workers)
 
     def embed_pending(self, progress: Progress | None = None) -> int:
         """Embed chunks that have no vector yet, in checkpointed batches (resumable). Returns how many."""

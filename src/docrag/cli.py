@@ -105,6 +105,8 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
            no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only; embed later by ingesting again"),
            prune: bool = typer.Option(False, "--prune", help="drop indexed files deleted from these folders"),
+           workers: Optional[int] = typer.Option(
+               None, "--workers", "-w", min=1, help="processes that parse and chunk (default: one per core for PDFs)"),
            quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Add or update documents; unchanged files are skipped."""
     missing = [p for p in paths if not os.path.lexists(p.expanduser())]
@@ -112,7 +114,8 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
         raise typer.BadParameter(f"no such file or directory: {', '.join(map(str, missing))}", param_hint="PATHS")
     idx = _open(index, config, set_, create=True)
     with _progress(disable=quiet) as bars:
-        report = idx.add(paths, prune=prune, dense=False if no_dense else None, progress=_Bars(bars))
+        report = idx.add(paths, prune=prune, dense=False if no_dense else None, progress=_Bars(bars),
+                         workers=workers)
     for r in report.skipped:
         err.print(f"skipped {escape(r.path)}: {escape(r.reason)}", highlight=False)
     for r in report.failed:

@@ -87,6 +87,8 @@ class IndexConfig(_Section):
     max_file_chars: int = Field(20_000_000, gt=0, description="most text one file may hold (5 times a 4M-character "
                                 "library); a longer file is refused with a line saying so")
     max_file_chunks: int = Field(200_000, gt=0, description="most chunks one file may make")
+    workers: int = Field(0, ge=0, description="processes that parse and chunk during an ingest (0: one per core "
+                         "when at least 8 PDFs or Word files need parsing; text files gain nothing from them)")
     extensions: list[str] = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
 
 

@@ -18,7 +18,6 @@ from docrag.index.store import disk_failure
 from docrag.ingest import (
     FileResult,
     IngestReport,
-    Limits,
     collect_files,
     deleted_documents,
     documents_under,
@@ -81,7 +80,9 @@ class Indexer:
             tmp.unlink(missing_ok=True)
 
     def add(self, paths: Iterable[str | Path], prune: bool = False, dense: bool | None = None,
-            progress: Progress | None = None) -> IngestReport:
+            progress: Progress | None = None, workers: int | None = None) -> IngestReport:
+        """``workers``: processes that parse and chunk (default ``index.workers``; 0 there: one per core when
+        enough PDFs or Word files need parsing)."""
         paths = list(paths)
         res = self.resources
         report = IngestReport()
@@ -89,9 +90,9 @@ class Indexer:
             t0 = time.perf_counter()
             files, problems = collect_files(paths, res.config.index.extensions)
             cfg = res.config.index
-            limits = Limits(int(cfg.max_file_mb * 2**20), cfg.max_file_chars, cfg.max_file_chunks)
-            report.results = ingest_files(res.store, res.splitter, files, limits, progress,
-                                          res.config.parse, res.figures.directory) + problems
+            report.results = ingest_files(res.store, res.splitter, files, res.config, progress,
+                                          res.figures.directory, workers or cfg.workers or None)
+            report.results += problems
             if prune:
                 folders = [p for p in paths if Path(p).expanduser().is_dir()]
                 gone = deleted_documents(res.store, folders)

@@ -1,4 +1,6 @@
-"""Incremental ingestion: find files, skip unchanged ones, parse and chunk the rest, store them.
+"""Incremental ingestion as plan → process → commit: find files and skip unchanged ones, parse and chunk the rest
+(``process``: a pure function of the file and the configuration, so it runs in worker processes and, later, on Ray),
+and commit the results in batched transactions.
 
 A file is unchanged when its size and mtime match the stored record (no read at all), or when
 its content hash matches (then only the mtime is updated). A file that fails to parse is
@@ -7,23 +9,29 @@ reported with its reason and leaves whatever was indexed for it before untouched
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
+import multiprocessing
 import os
+import signal
 import stat
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from docrag.chunk import Splitter
-from docrag.config import ParseConfig
+from docrag.chunk import Splitter, make_splitter
+from docrag.config import Config
 from docrag.errors import ParseError
+from docrag.index.dense import Embedder, make_embedder
 from docrag.index.graph import build_edges
 from docrag.index.image_embed import save_figure_images
 from docrag.index.storage import Storage
 from docrag.parse import parse, supported
 from docrag.parse.base import parser_signature
-from docrag.types import Progress
+from docrag.types import Chunk, Document, Progress
 
 
 @dataclass
@@ -167,67 +175,183 @@ class Limits:
     max_chars: int
     max_chunks: int
 
+    @classmethod
+    def of(cls, config: Config) -> "Limits":
+        i = config.index
+        return cls(int(i.max_file_mb * 2**20), i.max_file_chars, i.max_file_chunks)
+
+
+@dataclass
+class ProcessedDocument:
+    """What ``process`` made of one file: a parsed and chunked document to commit, or why there is none.
+    Plain data (figure crops travel inside the document as PNG bytes), so it crosses process boundaries."""
+
+    path: str
+    status: str  # processed | unchanged (same content as indexed) | failed | skipped
+    reason: str = ""
+    doc: Document | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    edges: list[tuple[int, int, str]] = field(default_factory=list)
+    sha256: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+
+
+def process(path: Path, config: Config, indexed_sha: str | None = None,
+            splitter: Splitter | None = None) -> ProcessedDocument:
+    """Parse and chunk one file, touching nothing but the file: no database, no index. Runs in the ingesting
+    process, in a worker process (``docrag ingest --workers``) or on another machine (a Ray task).
+
+    ``indexed_sha``: the content hash the index has for this file under the same parser and chunker (then the
+    same content is "unchanged" and not parsed); ``splitter``: the chunker to use (default: one made from
+    ``config``, once per process)."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        return ProcessedDocument(str(path), "failed", f"cannot read: {e.strerror or e}")
+    if not stat.S_ISREG(st.st_mode):  # replaced by a FIFO or device since the folder was listed
+        return ProcessedDocument(str(path), "skipped", _not_regular(path).reason)
+    try:
+        digest = sha256_file(path)
+    except OSError as e:
+        return ProcessedDocument(str(path), "failed", f"cannot read: {e.strerror or e}")
+    found = ProcessedDocument(str(path), "unchanged", sha256=digest, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    if digest == indexed_sha:
+        return found
+    limits = Limits.of(config)
+    try:
+        doc = parse(path, max_bytes=limits.max_bytes, options=config.parse, max_chars=limits.max_chars)
+    except ParseError as e:
+        return ProcessedDocument(str(path), "failed", e.reason)
+    chunks = (splitter or _splitter_for(config)).split(doc)
+    if len(chunks) > limits.max_chunks:
+        return ProcessedDocument(str(path), "failed", f"too many chunks ({len(chunks):,} > {limits.max_chunks:,} "
+                                 "limit; raise index.max_file_chunks)")
+    found.status, found.doc, found.chunks, found.edges = "processed", doc, chunks, build_edges(doc, chunks)
+    return found
+
+
+_SPLITTERS: dict[str, Splitter] = {}  # per process: the semantic chunker's model loads once
+
+
+def _splitter_for(config: Config) -> Splitter:
+    key = config.chunk.model_dump_json() + config.index.model_dump_json()
+    if key not in _SPLITTERS:
+        i = config.index
+
+        def embedder() -> Embedder:
+            return make_embedder(i.embedder, base_url=i.embedder_base_url, query_instruction=i.query_instruction,
+                                 api_key=os.environ.get(config.generate.api_key_env))
+
+        _SPLITTERS[key] = make_splitter(config.chunk, embedder=embedder, embedder_name=i.embedder)
+    return _SPLITTERS[key]
+
+
+def _process_job(job: tuple[Path, Config, str | None]) -> ProcessedDocument:
+    return process(*job)
+
 
 # Documents are committed in batches (up to this many files or seconds of work): one commit per
 # file cost ~10% of a large ingest. Each document is still all-or-nothing; a killed run redoes at
 # most one batch.
 BATCH_FILES, BATCH_SECONDS = 256, 2.0
+# Worker processes start by importing docrag (about a second each) and ship every document back: worth it for
+# PDFs and Word files (FinanceBench's 52 PDFs: 1.73x faster with 2 workers), not for text files, whose parsing is a
+# small part of their ingest (5,788 news articles: 0.71x). Without an explicit worker count, a pool is used when at
+# least this many such files need parsing.
+HEAVY_TYPES = {".pdf", ".docx"}
+MIN_HEAVY_FILES = 8
 
 
-def ingest_files(store: Storage, splitter: Splitter, files: list[Path], limits: Limits,
-                 progress: Progress | None = None, options: ParseConfig | None = None,
-                 figures_dir: Path | None = None) -> list[FileResult]:
-    """Parse, chunk and store the files that changed; ``figures_dir`` receives the figure crops the parser kept
-    (``parse.figure_images``)."""
+def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: Config,
+                 progress: Progress | None = None, figures_dir: Path | None = None,
+                 workers: int | None = None) -> list[FileResult]:
+    """Plan, process, commit: the files whose size, time or signature differ from the index are processed
+    (``process``, by ``workers`` processes; None: one per core when there are PDFs or Word files enough to gain
+    from it), and the results are committed in batches as they come, in file order. ``figures_dir`` receives the
+    figure crops the parser kept."""
     known = store.docs()
     chunk_sig = splitter.signature()
     signatures: dict[str, str] = {}  # by file extension
-    results: list[FileResult] = []
-    while len(results) < len(files):
-        deadline = time.monotonic() + BATCH_SECONDS
-        with store.transaction():
-            for path in files[len(results):len(results) + BATCH_FILES]:
-                ext = path.suffix.lower()
-                if ext not in signatures:
-                    signatures[ext] = f"{chunk_sig}|{parser_signature(path, options)}"
-                sig = signatures[ext]
-                results.append(_ingest_one(store, splitter, sig, known.get(str(path)), path, limits, options,
-                                           figures_dir))
-                if progress:
-                    progress("parse", len(results), len(files))
-                if time.monotonic() > deadline:
-                    break
-    return results
+    results: dict[Path, FileResult] = {}
+    jobs, sigs = [], {}
+    for path in files:  # plan: only stat, no reading
+        ext = path.suffix.lower()
+        if ext not in signatures:
+            signatures[ext] = f"{chunk_sig}|{parser_signature(path, config.parse)}"
+        sig = sigs[path] = signatures[ext]
+        record = known.get(str(path))
+        try:
+            st = path.stat()
+        except OSError:
+            st = None  # process() says why
+        indexed = record if record is not None and record.chunk_sig == sig else None  # under the same signature
+        if indexed and st is not None and (indexed.size, indexed.mtime_ns) == (st.st_size, st.st_mtime_ns):
+            results[path] = FileResult(str(path), "unchanged")
+        else:
+            jobs.append((path, config, indexed.sha256 if indexed else None))
+    if progress:
+        progress("parse", len(results), len(files))
+
+    def commit(batch: list[ProcessedDocument]) -> None:
+        with store.transaction():  # open only while committing: parsing happens outside it
+            for done in batch:
+                path = Path(done.path)
+                results[path] = _commit(store, done, sigs[path], known.get(done.path), figures_dir)
+        if progress:
+            progress("parse", len(results), len(files))
+
+    batch: list[ProcessedDocument] = []
+    deadline = time.monotonic() + BATCH_SECONDS
+    for done in _run(jobs, splitter, workers):
+        batch.append(done)
+        if len(batch) >= BATCH_FILES or time.monotonic() > deadline:
+            commit(batch)
+            batch, deadline = [], time.monotonic() + BATCH_SECONDS
+    commit(batch)
+    return [results[p] for p in files]
 
 
-def _ingest_one(store, splitter, sig, record, path: Path, limits: Limits, options, figures_dir) -> FileResult:
+def _run(jobs: list[tuple[Path, Config, str | None]], splitter: Splitter, workers: int | None):
+    """``process`` over the jobs, results in job order as they come."""
+    if workers is None:
+        heavy = sum(path.suffix.lower() in HEAVY_TYPES for path, _, _ in jobs)
+        workers = (os.cpu_count() or 1) if heavy >= MIN_HEAVY_FILES else 1
+    if workers <= 1 or len(jobs) < 2:
+        yield from (process(path, config, sha, splitter) for path, config, sha in jobs)
+        return
+    # spawn, not fork: the parent may run threads (progress bars, ONNX Runtime) whose locks a fork would copy held
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_signals)
     try:
-        st = path.stat()
-    except OSError as e:
-        return FileResult(str(path), "failed", f"cannot read: {e.strerror or e}")
-    if not stat.S_ISREG(st.st_mode):  # replaced by a FIFO or device since the folder was listed
-        return _not_regular(path)
-    if record and record.chunk_sig == sig and record.size == st.st_size and record.mtime_ns == st.st_mtime_ns:
-        return FileResult(str(path), "unchanged")
+        yield from pool.map(_process_job, jobs, chunksize=max(1, min(32, len(jobs) // (8 * workers))))
+    finally:  # interrupted: files not yet started are dropped, not parsed for nothing
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_signals() -> None:
+    """Ctrl-C is the ingest's to handle (it stops the pool), not each worker's. A worker ends when the ingest that
+    started it is killed: each worker also holds the task queue's write end, so it would otherwise wait for tasks
+    forever (Linux; elsewhere the pool's own shutdown applies)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        digest = sha256_file(path)
-    except OSError as e:
-        return FileResult(str(path), "failed", f"cannot read: {e.strerror or e}")
-    if record and record.chunk_sig == sig and record.sha256 == digest:
-        store.touch_document(str(path), st.st_mtime_ns)
-        return FileResult(str(path), "unchanged")
-    try:
-        doc = parse(path, max_bytes=limits.max_bytes, options=options, max_chars=limits.max_chars)
-    except ParseError as e:
-        return FileResult(str(path), "failed", e.reason)
-    chunks = splitter.split(doc)
-    if len(chunks) > limits.max_chunks:
-        return FileResult(str(path), "failed", f"too many chunks ({len(chunks):,} > {limits.max_chunks:,} limit; "
-                          "raise index.max_file_chunks)")
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _commit(store: Storage, done: ProcessedDocument, sig: str, record, figures_dir: Path | None) -> FileResult:
+    if done.status == "unchanged":
+        store.touch_document(done.path, done.mtime_ns)
+        return FileResult(done.path, "unchanged")
+    if done.status != "processed":
+        return FileResult(done.path, done.status, done.reason)
+    assert done.doc is not None
     if figures_dir is not None:
-        save_figure_images(doc, figures_dir)
-    store.put_document(doc, chunks, digest, st.st_size, st.st_mtime_ns, sig, edges=build_edges(doc, chunks))
-    return FileResult(str(path), "updated" if record else "added", chunks=len(chunks))
+        save_figure_images(done.doc, figures_dir)
+    store.put_document(done.doc, done.chunks, done.sha256, done.size, done.mtime_ns, sig, edges=done.edges)
+    return FileResult(done.path, "updated" if record else "added", chunks=len(done.chunks))
 
 
 def deleted_documents(store: Storage, roots: Iterable[str | Path]) -> list[str]:
