@@ -32,9 +32,9 @@ from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.image_embed import FIGURES_DIR, FigureImages
 from docrag.index.storage import Storage
 from docrag.index.store import Store
-from docrag.index.tokenize import Analyzer
 from docrag.retrieve.glossary import Glossary
 from docrag.retrieve.routing import DocRouter
+from docrag.text.analyzer import Analyzer
 from docrag.types import Filter, Progress
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from docrag import Index
 from docrag.errors import ConfigError
 from docrag.generate.base import Decoding
 from docrag.generate.llm import LLMAnswerer
-from docrag.index.tokenize import Analyzer
 from docrag.retrieve.rerank import Reranker
+from docrag.text.analyzer import Analyzer
 from docrag.types import Hit
 
 

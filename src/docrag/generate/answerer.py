@@ -14,7 +14,7 @@ from docrag.generate.base import LLM, Decoding, OnToken, make_llm
 from docrag.generate.extractive import ExtractiveAnswerer
 from docrag.generate.llm import LLMAnswerer
 from docrag.index.dense import Embedder
-from docrag.index.tokenize import Analyzer
+from docrag.text.analyzer import Analyzer
 from docrag.types import Answer, Hit
 
 DECODING_FIELDS = ("strategy", "max_new_tokens", "num_beams", "length_penalty", "temperature", "top_p", "top_k",
