@@ -65,9 +65,9 @@ def measure(llms: dict[bool, object], prompts: list[list[dict]], decoding, repea
 def main() -> None:
     import torch
 
-    from docrag.generate.base import Decoding
-    from docrag.generate.local import TransformersLLM
     from docrag.generate.prompt import Passage, build_messages, load_template
+    from docrag.models.llm import Decoding
+    from docrag.models.local_llm import TransformersLLM
     from docrag.types import Hit
 
     ap = argparse.ArgumentParser()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docrag.generate.base import LLM, Decoding, Generation, Message, OnToken
+from docrag.models.llm import LLM, Decoding, Generation, Message, OnToken
 
 
 class ScriptedLLM(LLM):

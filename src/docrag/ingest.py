@@ -21,6 +21,7 @@ from docrag.errors import ParseError
 from docrag.index.graph import build_edges
 from docrag.index.image_embed import save_figure_images
 from docrag.index.storage import Storage
+from docrag.models.vision import VisionModel
 from docrag.parse import parse, supported
 from docrag.parse.base import parser_signature
 from docrag.types import Progress
@@ -176,9 +177,9 @@ BATCH_FILES, BATCH_SECONDS = 256, 2.0
 
 def ingest_files(store: Storage, splitter: Splitter, files: list[Path], limits: Limits,
                  progress: Progress | None = None, options: ParseConfig | None = None,
-                 figures_dir: Path | None = None) -> list[FileResult]:
+                 figures_dir: Path | None = None, vlm: VisionModel | None = None) -> list[FileResult]:
     """Parse, chunk and store the files that changed; ``figures_dir`` receives the figure crops the parser kept
-    (``parse.figure_images``)."""
+    (``parse.figure_images``), ``vlm`` describes figures (``parse.vlm``)."""
     known = store.docs()
     chunk_sig = splitter.signature()
     signatures: dict[str, str] = {}  # by file extension
@@ -192,7 +193,7 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], limits: 
                     signatures[ext] = f"{chunk_sig}|{parser_signature(path, options)}"
                 sig = signatures[ext]
                 results.append(_ingest_one(store, splitter, sig, known.get(str(path)), path, limits, options,
-                                           figures_dir))
+                                           figures_dir, vlm))
                 if progress:
                     progress("parse", len(results), len(files))
                 if time.monotonic() > deadline:
@@ -200,7 +201,7 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], limits: 
     return results
 
 
-def _ingest_one(store, splitter, sig, record, path: Path, limits: Limits, options, figures_dir) -> FileResult:
+def _ingest_one(store, splitter, sig, record, path: Path, limits: Limits, options, figures_dir, vlm) -> FileResult:
     try:
         st = path.stat()
     except OSError as e:
@@ -217,7 +218,7 @@ def _ingest_one(store, splitter, sig, record, path: Path, limits: Limits, option
         store.touch_document(str(path), st.st_mtime_ns)
         return FileResult(str(path), "unchanged")
     try:
-        doc = parse(path, max_bytes=limits.max_bytes, options=options, max_chars=limits.max_chars)
+        doc = parse(path, max_bytes=limits.max_bytes, options=options, max_chars=limits.max_chars, vlm=vlm)
     except ParseError as e:
         return FileResult(str(path), "failed", e.reason)
     chunks = splitter.split(doc)

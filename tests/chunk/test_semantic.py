@@ -11,7 +11,7 @@ from chunk_checks import TopicEmbedder, check_chunks, en_doc, heading, zh_doc
 
 from docrag.chunk import SemanticSplitter, join_blocks
 from docrag.chunk.semantic import EMBED_BATCH
-from docrag.index.dense import Embedder
+from docrag.models.embed import Embedder
 from docrag.text.sentences import sentence_spans
 from docrag.types import Block, Document
 

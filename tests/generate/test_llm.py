@@ -5,9 +5,9 @@ from fake_llm import ScriptedLLM
 
 from docrag import Index
 from docrag.errors import ConfigError
-from docrag.generate.base import Decoding
 from docrag.generate.llm import LLMAnswerer
-from docrag.retrieve.rerank import Reranker
+from docrag.models.llm import Decoding
+from docrag.models.rerank import Reranker
 from docrag.text.analyzer import Analyzer
 from docrag.types import Hit
 

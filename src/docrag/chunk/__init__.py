@@ -16,7 +16,7 @@ from docrag.chunk.semantic import SemanticSplitter
 from docrag.chunk.sentence_window import SentenceWindowSplitter
 
 if TYPE_CHECKING:
-    from docrag.index.dense import Embedder
+    from docrag.models.embed import Embedder
 
 SPLITTERS: dict[str, type[Splitter]] = {cls.name: cls for cls in (
     RecursiveSplitter, FixedSplitter, SentenceWindowSplitter, SemanticSplitter, ParentChildSplitter)}

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Callable
 
 from docrag.errors import ConfigError
-from docrag.generate.base import CHAT_OVERHEAD
 from docrag.generate.extractive import QuestionMatch
 from docrag.generate.prompt import Passage, Template, build_messages, passage_text, render_passage
+from docrag.models.llm import CHAT_OVERHEAD
 from docrag.text.analyzer import Analyzer
 from docrag.text.sentences import sentence_spans
 from docrag.types import Hit

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from docrag.index.dense import Embedder
+from docrag.models.embed import Embedder
 from docrag.text.analyzer import Analyzer
 from docrag.text.sentences import sentence_spans
 from docrag.types import Answer, Citation, Hit

@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 
 from docrag.index.bm25 import BM25Index
-from docrag.index.dense import Embedder, VectorIndex, top_k
+from docrag.index.vectors import VectorIndex, top_k
+from docrag.models.embed import Embedder
 from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
 from docrag.retrieve.glossary import Glossary
 from docrag.text.analyzer import Analyzer

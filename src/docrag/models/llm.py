@@ -1,8 +1,6 @@
-"""The interface every LLM backend implements, and how a backend is named.
-
-A backend is named by one string everywhere (config, CLI, API):
-``openai:MODEL`` (any OpenAI-compatible server; base URL from config) or ``transformers:PATH``
-(a local Hugging Face model directory; needs the ``[llm]`` extra). ``extractive`` means no LLM.
+"""The interface every LLM backend implements, and the backends ``generate.llm`` names: ``openai:MODEL`` (any
+OpenAI-compatible server; base URL from config) or ``transformers:PATH`` (a local Hugging Face model directory;
+needs the ``[llm]`` extra). ``extractive`` means no LLM.
 """
 
 from __future__ import annotations
@@ -10,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
+from docrag.config import Config
 from docrag.errors import ConfigError
+from docrag.models.options import api_key
+from docrag.models.registry import build, register
 
 OnToken = Callable[[str], None]
 CHAT_OVERHEAD = 24  # role markers and separators a chat template adds around two messages
@@ -73,27 +74,29 @@ class LLM:
         raise NotImplementedError
 
 
-BACKENDS = ("openai", "transformers")
+@register("LLM", "extractive")
+def _extractive(target: str, config: Config) -> None:
+    return None  # the answer quotes the passages: no model
 
 
-def parse_spec(spec: str) -> tuple[str, str]:
-    """'openai:qwen2.5-7b' -> ('openai', 'qwen2.5-7b'); errors name the accepted forms."""
-    kind, sep, target = spec.partition(":")
-    if not sep or kind not in BACKENDS or not target:
-        raise ConfigError(f"LLM {spec!r}: expected extractive, openai:MODEL or transformers:PATH")
-    return kind, target
+@register("LLM", "openai", "MODEL")
+def _openai(target: str, config: Config) -> LLM:
+    from docrag.models.openai_chat import OpenAIChatLLM
+
+    g = config.generate
+    return OpenAIChatLLM(target, base_url=g.base_url, api_key=api_key(config), timeout=g.timeout,
+                         max_retries=g.max_retries, context_window=g.context_window, tokenizer=g.tokenizer)
 
 
-def make_llm(spec: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
-             max_retries: int = 3, context_window: int | None = None, tokenizer: str | None = None,
-             prefix_cache: bool = True) -> LLM:
-    """Build the backend a spec names. Heavy imports (httpx, torch) happen only here."""
-    kind, target = parse_spec(spec)
-    if kind == "openai":
-        from docrag.generate.openai_chat import OpenAIChatLLM
+@register("LLM", "transformers", "PATH")
+def _transformers(target: str, config: Config) -> LLM:
+    from docrag.models.local_llm import TransformersLLM
 
-        return OpenAIChatLLM(target, base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries,
-                             context_window=context_window, tokenizer=tokenizer)
-    from docrag.generate.local import TransformersLLM
+    g = config.generate
+    return TransformersLLM(target, prefix_cache=g.prefix_cache, context_window=g.context_window, options=config.models)
 
-    return TransformersLLM(target, prefix_cache=prefix_cache, context_window=context_window)
+
+def make_llm(spec: str, config: Config) -> LLM | None:
+    """The LLM ``spec`` (``generate.llm``'s forms) names, built with ``config``; None for ``extractive``. Heavy
+    imports (httpx, torch) happen only here."""
+    return build("LLM", spec, config)

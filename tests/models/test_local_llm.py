@@ -13,9 +13,10 @@ pytest.importorskip("transformers")
 
 from tiny_llm import build_tiny_llm, record_tokens
 
+from docrag.config import Config
 from docrag.errors import BackendError
-from docrag.generate.base import Decoding, make_llm
-from docrag.generate.local import TransformersLLM, cut_at_stop, held_back
+from docrag.models.llm import Decoding, make_llm
+from docrag.models.local_llm import TransformersLLM, cut_at_stop, held_back
 
 SYSTEM = ("You answer questions using only the numbered context passages and cite them like [1]. "
           "只根据上下文回答问题，并注明来源编号。如果上下文没有答案，请说明。 ") * 4
@@ -144,5 +145,5 @@ def test_not_a_model_directory(tmp_path):
 
 
 def test_make_llm_builds_the_local_backend(model_dir):
-    llm = make_llm(f"transformers:{model_dir}", prefix_cache=False)
+    llm = make_llm(f"transformers:{model_dir}", Config().updated(prefix_cache=False))
     assert isinstance(llm, TransformersLLM) and llm.name == f"transformers:{model_dir}" and not llm.prefix_cache

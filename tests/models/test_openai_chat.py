@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from docrag.config import Config
 from docrag.errors import BackendError, ConfigError
-from docrag.generate.base import Decoding, make_llm
-from docrag.generate.openai_chat import OpenAIChatLLM, estimate_tokens
+from docrag.models.llm import Decoding, make_llm
+from docrag.models.openai_chat import OpenAIChatLLM, estimate_tokens
 
 pytest_plugins = ["fake_openai"]  # the fake_openai fixture
 
@@ -94,7 +95,7 @@ def test_context_window_from_argument_server_or_default(fake_openai):
 def test_base_url_and_key_from_environment(fake_openai, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "from-env")
-    llm = make_llm("openai:fake-model")
+    llm = make_llm("openai:fake-model", Config())
     assert isinstance(llm, OpenAIChatLLM) and llm.name == "openai:fake-model"
     llm.generate(MESSAGES, Decoding())
     assert fake_openai.requests[-1].headers["authorization"] == "Bearer from-env"
