@@ -19,16 +19,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from docrag.config import Config
+from docrag.config import MODES, Config, Decoding
 from docrag.errors import IndexStateError
 from docrag.generate.answerer import Answerer
 from docrag.index.image_embed import META_KEY as IMAGE_EMBEDDER_KEY
 from docrag.indexer import Indexer
 from docrag.ingest import IngestReport
-from docrag.models.llm import LLM, Decoding, OnToken
+from docrag.models.llm import LLM, OnToken
 from docrag.models.rerank import Reranker
 from docrag.resources import DB_NAME, Resources
-from docrag.retrieve.searcher import FILE_TYPES, MODES, Searcher
+from docrag.retrieve.searcher import FILE_TYPES, Searcher
 from docrag.types import Answer, Filter, Hit, Progress
 
 __all__ = ["FILE_TYPES", "MODES", "Index"]

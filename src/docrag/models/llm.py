@@ -6,40 +6,15 @@ needs the ``[llm]`` extra). ``extractive`` means no LLM.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable
 
-from docrag.config import Config
-from docrag.errors import ConfigError
+from docrag.config import Config, Decoding
 from docrag.models.options import api_key
 from docrag.models.registry import build, register
 
 OnToken = Callable[[str], None]
 CHAT_OVERHEAD = 24  # role markers and separators a chat template adds around two messages
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
-
-
-@dataclass(frozen=True)
-class Decoding:
-    """How tokens are chosen. ``seed`` makes sampling repeatable; ``stop`` strings end the answer
-    (they are not included in it)."""
-
-    strategy: Literal["greedy", "beam", "sample"] = "greedy"
-    max_new_tokens: int = 256
-    num_beams: int = 4
-    length_penalty: float = 1.0
-    temperature: float = 0.7
-    top_p: float = 0.9
-    top_k: int = 50
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        if self.strategy not in ("greedy", "beam", "sample"):
-            raise ConfigError(f"unknown decoding strategy {self.strategy!r}; use greedy, beam or sample")
-        if self.max_new_tokens <= 0:
-            raise ConfigError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
-        if self.strategy == "beam" and self.num_beams < 2:
-            raise ConfigError(f"beam search needs num_beams >= 2, got {self.num_beams}")
 
 
 @dataclass

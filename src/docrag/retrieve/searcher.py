@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+from docrag.config import MODES
 from docrag.errors import ConfigError, IndexStateError, QueryError
 from docrag.models.rerank import Reranker, make_reranker
 from docrag.parse import PARSERS
@@ -23,7 +24,6 @@ from docrag.retrieve.retrievers import BM25Retriever, DenseRetriever, HybridRetr
 from docrag.retrieve.routing import RoutedRetriever
 from docrag.types import Filter, Hit
 
-MODES = ("bm25", "dense", "hybrid", "graph")  # graph: hybrid, then each hit expanded along the document graph
 FILE_TYPES = tuple(sorted({parser.file_type for parser in PARSERS.values()}))
 
 
