@@ -23,7 +23,7 @@ class VisionModel:
 class OpenAIVision(VisionModel):
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 120.0):
-        from docrag.http import JSONClient
+        from docrag.http import JSONClient  # here: the parsers import this module, httpx only a configured model
 
         self.model, self.name = model, f"openai:{model}"
         self._client = JSONClient(server_url(base_url), api_key, timeout=timeout, what="vision model")
