@@ -19,7 +19,7 @@ import pypdfium2 as pdfium
 from benchmarks.common import SHARED, need, save, table
 from docrag.evaluate import metrics
 from docrag.evaluate.datasets import load_dataset
-from docrag.index.tokenize import Analyzer
+from docrag.text.analyzer import Analyzer
 
 KS = (5, 10)
 

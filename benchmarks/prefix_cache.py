@@ -65,9 +65,9 @@ def measure(llms: dict[bool, object], prompts: list[list[dict]], decoding, repea
 def main() -> None:
     import torch
 
-    from docrag.generate.base import Decoding
-    from docrag.generate.local import TransformersLLM
+    from docrag.config import Decoding
     from docrag.generate.prompt import Passage, build_messages, load_template
+    from docrag.models.local_llm import TransformersLLM
     from docrag.types import Hit
 
     ap = argparse.ArgumentParser()
@@ -88,7 +88,7 @@ def main() -> None:
     llms = {reuse: TransformersLLM(model_dir, prefix_cache=reuse) for reuse in (True, False)}
     template = load_template("zh")
     examples, asked = paragraphs[:EXAMPLES], paragraphs[EXAMPLES:EXAMPLES + QUESTIONS + 1]  # +1: warm-up
-    decoding = Decoding("greedy", max_new_tokens=args.max_new_tokens)
+    decoding = Decoding(strategy="greedy", max_new_tokens=args.max_new_tokens)
 
     def prompts(system_template) -> list[list[dict]]:
         out = []

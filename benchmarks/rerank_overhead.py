@@ -62,7 +62,7 @@ def main() -> None:
     import torch
 
     import docrag
-    from docrag.retrieve.cross_encoder import CrossEncoderReranker
+    from docrag.models.cross_encoder import CrossEncoderReranker
     from docrag.retrieve.rerank import rerank
 
     sys.path.insert(0, str(ROOT / "tests"))  # the tiny random-weight model builders live with the tests

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from docrag.generate.base import LLM, Decoding, Generation, Message, OnToken
+from docrag.config import Decoding
+from docrag.models.llm import LLM, Generation, Message, OnToken
 
 
 class ScriptedLLM(LLM):

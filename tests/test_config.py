@@ -39,3 +39,31 @@ def test_bad_toml_names_the_file(tmp_path):
         Config.load(p)
     with pytest.raises(ConfigError, match="not found"):
         Config.load(tmp_path / "missing.toml")
+
+
+def test_a_config_object_is_taken_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docrag.toml").write_text("[chunk\nbroken =")  # ./docrag.toml is for Config.load only
+    config = Config(chunk={"size": 300, "overlap": 30})
+    assert config.updated(dense=False).chunk.size == 300
+    import docrag
+
+    idx = docrag.Index.open(tmp_path / "ix", create=True, config=config, chunk__overlap=20)
+    assert (idx.config.chunk.size, idx.config.chunk.overlap) == (300, 20) and config.chunk.overlap == 30
+    idx.close()
+
+
+def test_each_rule_is_the_same_wherever_it_applies():
+    from docrag.chunk import RecursiveSplitter
+    from docrag.config import Decoding, GenerateConfig
+
+    message = r"chunk.overlap \(100\) must be smaller than chunk.size \(100\)"
+    with pytest.raises(ConfigError, match=message):
+        Config.load(None, chunk__size=100, chunk__overlap=100)
+    with pytest.raises(ValueError, match=message):
+        RecursiveSplitter(size=100, overlap=100)
+    with pytest.raises(ConfigError, match="beam search needs num_beams >= 2"):
+        Config.load(None, generate__strategy="beam", num_beams=1)
+    with pytest.raises(ValueError, match="beam search needs num_beams >= 2"):
+        Decoding(strategy="beam", num_beams=1)
+    assert set(Decoding.model_fields) < set(GenerateConfig.model_fields)  # the generate section's decoding settings

@@ -19,16 +19,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from docrag.config import Config
+from docrag.config import MODES, Config, Decoding
 from docrag.errors import IndexStateError
 from docrag.generate.answerer import Answerer
-from docrag.generate.base import LLM, Decoding, OnToken
 from docrag.index.image_embed import META_KEY as IMAGE_EMBEDDER_KEY
 from docrag.indexer import Indexer
 from docrag.ingest import IngestReport
+from docrag.models.llm import LLM, OnToken
+from docrag.models.rerank import Reranker
 from docrag.resources import DB_NAME, Resources
-from docrag.retrieve.rerank import Reranker
-from docrag.retrieve.searcher import FILE_TYPES, MODES, Searcher
+from docrag.retrieve.searcher import FILE_TYPES, Searcher
 from docrag.types import Answer, Filter, Hit, Progress
 
 __all__ = ["FILE_TYPES", "MODES", "Index"]
@@ -54,10 +54,7 @@ class Index:
         then keyword overrides such as ``dense=False`` or ``chunk__size=300``.
         """
         path = Path(path).expanduser()
-        if isinstance(config, Config):
-            cfg = Config.load(None, **{**_flatten(config), **overrides})
-        else:
-            cfg = Config.load(config, **overrides)
+        cfg = config.updated(**overrides) if isinstance(config, Config) else Config.load(config, **overrides)
         if not (path / DB_NAME).exists():
             if not create or readonly:
                 raise IndexStateError(
@@ -154,6 +151,3 @@ def _bytes_under(directory: Path) -> int:
             pass
     return total
 
-
-def _flatten(cfg: Config) -> dict:
-    return {f"{s}__{k}": v for s, section in cfg.model_dump().items() for k, v in section.items()}

@@ -33,7 +33,9 @@ from rich.progress import (
 
 import docrag
 from docrag.api import FILE_TYPES, MODES
+from docrag.config import STRATEGIES, RetrieveConfig
 from docrag.errors import DocragError
+from docrag.models.registry import forms
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="docrag: ask questions of your own documents (中文 + English), offline.")
@@ -57,7 +59,7 @@ def _one_of(choices: tuple[str, ...]):
 
 
 ModeOpt = typer.Option(None, "--mode", "-m", callback=_one_of(MODES),
-                       help="bm25 | dense | hybrid | graph (default from config: hybrid)")
+                       help=f"{' | '.join(MODES)} (default from config: {RetrieveConfig().mode})")
 GlobOpt = typer.Option(None, "--path-glob", help="only documents whose path matches, e.g. '*/reports/*'")
 TypeOpt = typer.Option(None, "--type", callback=_one_of(FILE_TYPES),
                        help="only these file types (pdf, md, txt, html, docx); repeatable")
@@ -148,11 +150,11 @@ def search(query: str, index: str = IndexOpt, k: int = typer.Option(5, "--k", "-
 @app.command()
 def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(None, "--k", "-k", min=1),
         mode: Optional[str] = ModeOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
-        llm: Optional[str] = typer.Option(None, "--llm", help="extractive | openai:MODEL | transformers:PATH"),
+        llm: Optional[str] = typer.Option(None, "--llm", help=" | ".join(forms("LLM"))),
         llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible server, e.g. "
                                                    "http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1"),
-        rerank: Optional[str] = typer.Option(None, "--rerank", help="none | cross-encoder:PATH_OR_ID | http:MODEL"),
-        decoding: Optional[str] = typer.Option(None, "--decoding", help="greedy | beam | sample"),
+        rerank: Optional[str] = typer.Option(None, "--rerank", help=" | ".join(forms("reranker"))),
+        decoding: Optional[str] = typer.Option(None, "--decoding", help=" | ".join(STRATEGIES)),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
         stream: bool = typer.Option(False, "--stream", help="print the answer as it is generated"),
         no_prefix_cache: bool = typer.Option(False, "--no-prefix-cache",

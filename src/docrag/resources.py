@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 import threading
@@ -26,15 +25,16 @@ from docrag import __version__
 from docrag.atomic import write_text_atomic
 from docrag.chunk import make_splitter
 from docrag.config import Config
-from docrag.errors import ConfigError, IndexStateError
+from docrag.errors import IndexStateError
 from docrag.index.bm25 import BM25Index, build_from_texts
-from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.image_embed import FIGURES_DIR, FigureImages
 from docrag.index.storage import Storage
 from docrag.index.store import Store
-from docrag.index.tokenize import Analyzer
+from docrag.index.vectors import VectorIndex
+from docrag.models.embed import Embedder, make_embedder
 from docrag.retrieve.glossary import Glossary
 from docrag.retrieve.routing import DocRouter
+from docrag.text.analyzer import Analyzer
 from docrag.types import Filter, Progress
 
 log = logging.getLogger(__name__)
@@ -186,12 +186,7 @@ class Resources:
                         f"configuration asks for {cfg.embedder!r}; use index.embedder = {built['name']!r} (or "
                         "search with --mode bm25), or build a new index")
                 t0 = time.perf_counter()
-                try:
-                    embedder = make_embedder(cfg.embedder, base_url=cfg.embedder_base_url,
-                                             api_key=os.environ.get(self.config.generate.api_key_env),
-                                             query_instruction=cfg.query_instruction)
-                except ValueError as e:
-                    raise ConfigError(str(e)) from None
+                embedder = make_embedder(cfg.embedder, self.config)
                 if built and built["version"] != embedder.version:
                     raise IndexStateError(
                         f"{self.path}: vectors were made by {built['version']}, but {embedder.version} is installed; "

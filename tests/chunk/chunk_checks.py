@@ -6,7 +6,7 @@ import numpy as np
 
 from docrag.chunk import join_blocks
 from docrag.chunk.base import table_from_lines
-from docrag.index.dense import Embedder
+from docrag.models.embed import Embedder
 from docrag.types import Block, Chunk, Document, Figure, Table, TableCell
 
 KINDS = {"text", "table", "figure", "parent"}

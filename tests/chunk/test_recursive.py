@@ -7,9 +7,10 @@ import itertools
 
 import pytest
 
-from docrag.chunk import RecursiveSplitter, join_blocks, make_splitter, sentence_spans
-from docrag.index.tokenize import word_spans
+from docrag.chunk import RecursiveSplitter, join_blocks, make_splitter
 from docrag.parse import parse
+from docrag.text.analyzer import word_spans
+from docrag.text.sentences import sentence_spans
 from docrag.types import Block, Document
 
 SAMPLES = ["rope_位置编码.md", "hybrid_search.txt", "中国茶.html", "notes_gbk.txt"]

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from chunk_checks import TopicEmbedder, check_chunks, en_doc, heading, zh_doc
 
-from docrag.chunk import SemanticSplitter, join_blocks, sentence_spans
+from docrag.chunk import SemanticSplitter, join_blocks
 from docrag.chunk.semantic import EMBED_BATCH
-from docrag.index.dense import Embedder
+from docrag.models.embed import Embedder
+from docrag.text.sentences import sentence_spans
 from docrag.types import Block, Document
 
 TEA = [f"绿茶第{i}种的茶叶冲泡时水温要低一些。" for i in range(6)]

@@ -177,6 +177,14 @@ def test_unknown_strategy_is_a_clear_error():
         make_splitter(SimpleNamespace(strategy="paragraphs", size=300, overlap=0, unit="chars"))
 
 
+def test_the_configuration_offers_exactly_the_strategies_there_are():
+    from typing import get_args
+
+    from docrag.chunk import SPLITTERS
+
+    assert set(get_args(ChunkConfig.model_fields["strategy"].annotation)) == set(SPLITTERS)
+
+
 def test_signatures_name_every_parameter_that_changes_output():
     def sig(**fields):
         config = ChunkConfig(**fields)

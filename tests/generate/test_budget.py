@@ -4,7 +4,7 @@ from docrag.errors import ConfigError
 from docrag.generate.budget import MIN_PASSAGE_TOKENS, fit_passages, prompt_budget, trim_around_match
 from docrag.generate.extractive import QuestionMatch
 from docrag.generate.prompt import load_template, render_passage
-from docrag.index.tokenize import Analyzer
+from docrag.text.analyzer import Analyzer
 from docrag.types import Hit
 
 ZH = load_template("zh")

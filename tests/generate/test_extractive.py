@@ -1,5 +1,5 @@
 from docrag.generate import ExtractiveAnswerer
-from docrag.index.tokenize import Analyzer
+from docrag.text.analyzer import Analyzer
 from docrag.types import Hit
 
 

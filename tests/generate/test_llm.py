@@ -4,11 +4,11 @@ import pytest
 from fake_llm import ScriptedLLM
 
 from docrag import Index
+from docrag.config import Decoding
 from docrag.errors import ConfigError
-from docrag.generate.base import Decoding
 from docrag.generate.llm import LLMAnswerer
-from docrag.index.tokenize import Analyzer
-from docrag.retrieve.rerank import Reranker
+from docrag.models.rerank import Reranker
+from docrag.text.analyzer import Analyzer
 from docrag.types import Hit
 
 
@@ -82,6 +82,8 @@ def test_index_ask_with_an_llm_streams_and_times_every_stage(bm25_index):
     assert llm.decodings[0].strategy == "sample" and llm.decodings[0].seed == 7
     with pytest.raises(ConfigError, match="unknown decoding option"):
         bm25_index.ask("融合", llm=llm, decoding={"beams": 3})
+    with pytest.raises(ConfigError, match="beam search needs num_beams >= 2"):
+        bm25_index.ask("融合", llm=llm, decoding={"strategy": "beam", "num_beams": 1})
 
 
 def test_rerank_reorders_hits_and_is_timed(bm25_index):

@@ -6,8 +6,8 @@ import bm25s
 import numpy as np
 
 from docrag.index.bm25 import BM25Index, build_from_texts
-from docrag.index.tokenize import Analyzer
 from docrag.retrieve import BM25Retriever
+from docrag.text.analyzer import Analyzer
 
 CORPUS = [
     "旋转位置编码（RoPE）通过旋转查询和键向量注入位置信息。",

@@ -17,7 +17,8 @@ from tiny_encoders import build_tiny_bi_encoder, build_tiny_clip
 import docrag
 from docrag.config import Config, ParseConfig
 from docrag.errors import BackendError, ConfigError
-from docrag.index.image_embed import FIGURES_DIR, META_KEY, VECTOR_TABLE, ClipEmbedder, make_image_embedder
+from docrag.index.image_embed import FIGURES_DIR, META_KEY, VECTOR_TABLE
+from docrag.models.clip import ClipEmbedder, make_image_embedder
 from docrag.parse import parse
 from docrag.parse.pdf import PICTURE_TEXT
 from docrag.retrieve import HybridRetriever
@@ -243,9 +244,9 @@ def test_a_plain_hugging_face_clip_directory_works_too(tmp_path, tiny_clip):
 def test_bad_image_embedder_specs_and_paths_are_clear_errors(tmp_path, tiny_clip, monkeypatch):
     for spec in ("siglip:/m", "clip:", "clip"):
         with pytest.raises(ConfigError, match="use clip:PATH"):
-            make_image_embedder(spec)
+            make_image_embedder(spec, Config())
     with pytest.raises(BackendError, match=f"no such model directory: {tmp_path / 'nowhere'}"):
-        make_image_embedder(f"clip:{tmp_path / 'nowhere'}")
+        make_image_embedder(f"clip:{tmp_path / 'nowhere'}", Config())
     text_only = build_tiny_bi_encoder(tmp_path / "bert")
     with pytest.raises(BackendError, match="does not embed both images and text"):
         ClipEmbedder(str(text_only)).embed_query("x")

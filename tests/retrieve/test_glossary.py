@@ -2,8 +2,8 @@ import pytest
 
 import docrag
 from docrag.errors import ConfigError
-from docrag.index.tokenize import Analyzer
 from docrag.retrieve.glossary import Glossary, bundled_names, glossary_path, read_rules
+from docrag.text.analyzer import Analyzer
 
 ANALYZER = Analyzer()
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docrag.index.dense import Embedder, VectorIndex
+from docrag.index.vectors import VectorIndex
+from docrag.models.embed import Embedder
 from docrag.retrieve.image import ImageFusion, ImageRetriever
 from docrag.types import Filter
 

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from docrag.models.rerank import Reranker
 from docrag.retrieve import rerank as rerank_module
-from docrag.retrieve.rerank import Reranker, rerank
+from docrag.retrieve.rerank import rerank
 from docrag.types import Hit
 
 

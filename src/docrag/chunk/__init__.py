@@ -14,10 +14,9 @@ from docrag.chunk.parent_child import ParentChildSplitter
 from docrag.chunk.recursive import RecursiveSplitter
 from docrag.chunk.semantic import SemanticSplitter
 from docrag.chunk.sentence_window import SentenceWindowSplitter
-from docrag.chunk.sentences import sentence_spans, split_sentences
 
 if TYPE_CHECKING:
-    from docrag.index.dense import Embedder
+    from docrag.models.embed import Embedder
 
 SPLITTERS: dict[str, type[Splitter]] = {cls.name: cls for cls in (
     RecursiveSplitter, FixedSplitter, SentenceWindowSplitter, SemanticSplitter, ParentChildSplitter)}
@@ -34,4 +33,4 @@ def make_splitter(config, embedder: Callable[[], Embedder] | None = None, embedd
 
 
 __all__ = ["SPLITTERS", "FixedSplitter", "ParentChildSplitter", "RecursiveSplitter", "SemanticSplitter",
-           "SentenceWindowSplitter", "Splitter", "join_blocks", "make_splitter", "sentence_spans", "split_sentences"]
+           "SentenceWindowSplitter", "Splitter", "join_blocks", "make_splitter"]

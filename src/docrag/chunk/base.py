@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
-from docrag.chunk.sentences import sentence_spans
+from docrag.config import check_overlap
+from docrag.text.sentences import sentence_spans
 from docrag.types import Block, Chunk, Document, Table, TableCell
 
 BLOCK_SEPARATOR = "\n\n"
@@ -91,8 +92,7 @@ class Splitter:
     version: ClassVar[int] = 4
 
     def __init__(self, size: int = 400, overlap: int = 50, unit: str = "chars"):
-        if overlap >= size:
-            raise ValueError(f"overlap ({overlap}) must be smaller than size ({size})")
+        check_overlap(size, overlap)
         self.size, self.overlap, self.unit = size, overlap, unit
         self.length: Callable[[str], int] = len if unit == "chars" else token_length
 
@@ -224,7 +224,7 @@ class Splitter:
         if self.unit == "chars":
             bounds = list(range(start, end, size))
         else:
-            from docrag.index.tokenize import word_spans
+            from docrag.text.analyzer import word_spans
 
             words = word_spans(text[start:end])
             bounds = [start] + [start + words[i][0] for i in range(size, len(words), size)]
@@ -273,6 +273,6 @@ def _is_short(text: str) -> bool:
 
 
 def token_length(text: str) -> int:
-    from docrag.index.tokenize import word_spans
+    from docrag.text.analyzer import word_spans
 
     return len(word_spans(text))

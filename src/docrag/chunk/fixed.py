@@ -3,7 +3,7 @@ from __future__ import annotations
 import bisect
 
 from docrag.chunk.base import DocText, Draft, Segment, Splitter
-from docrag.chunk.sentences import sentence_spans
+from docrag.text.sentences import sentence_spans
 
 
 class FixedSplitter(Splitter):
@@ -17,7 +17,7 @@ class FixedSplitter(Splitter):
         text, start, n = dt.text, run[0].start, run[-1].end
         ends = [e for _, e in sentence_spans(text, start, n)]
         if self.unit == "tokens":
-            from docrag.index.tokenize import word_spans
+            from docrag.text.analyzer import word_spans
 
             unit_starts = [start + s for s, _ in word_spans(text[start:n])] + [n]
         else:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from docrag.chunk.base import BLOCK_SEPARATOR, DocText, Draft, Segment, Splitter
-from docrag.chunk.sentences import sentence_spans
+from docrag.text.sentences import sentence_spans
 
 
 class RecursiveSplitter(Splitter):

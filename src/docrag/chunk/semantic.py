@@ -17,7 +17,7 @@ import numpy as np
 from docrag.chunk.base import DocText, Draft, Segment, Splitter
 
 if TYPE_CHECKING:
-    from docrag.index.dense import Embedder
+    from docrag.models.embed import Embedder
 
 EMBED_BATCH = 64  # sentences per embed_passages call: bounds memory on long documents
 

@@ -53,9 +53,9 @@ def corpus_fingerprint(paths: list[Path], config: Config, dense: bool) -> str:
     for f in sorted(files):
         h.update(f"{f.name}\0{sha256_file(f)}\n".encode())
     from docrag.chunk import make_splitter
-    from docrag.index.dense import make_embedder
+    from docrag.models.embed import make_embedder
 
-    splitter = make_splitter(config.chunk, embedder=lambda: make_embedder(config.index.embedder),
+    splitter = make_splitter(config.chunk, embedder=lambda: make_embedder(config.index.embedder, config),
                              embedder_name=config.index.embedder)
     embedder = config.index.embedder if dense else "no-dense"
     h.update(f"{splitter.signature()}|{config.parse.signature()}|{embedder}".encode())

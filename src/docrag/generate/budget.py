@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from docrag.chunk.sentences import sentence_spans
 from docrag.errors import ConfigError
-from docrag.generate.base import CHAT_OVERHEAD
 from docrag.generate.extractive import QuestionMatch
 from docrag.generate.prompt import Passage, Template, build_messages, passage_text, render_passage
-from docrag.index.tokenize import Analyzer
+from docrag.models.llm import CHAT_OVERHEAD
+from docrag.text.analyzer import Analyzer
+from docrag.text.sentences import sentence_spans
 from docrag.types import Hit
 
 CountTokens = Callable[[str], int]

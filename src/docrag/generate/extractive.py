@@ -16,9 +16,9 @@ import re
 
 import numpy as np
 
-from docrag.chunk.sentences import sentence_spans
-from docrag.index.dense import Embedder
-from docrag.index.tokenize import Analyzer
+from docrag.models.embed import Embedder
+from docrag.text.analyzer import Analyzer
+from docrag.text.sentences import sentence_spans
 from docrag.types import Answer, Citation, Hit
 
 _CJK_END = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]$")

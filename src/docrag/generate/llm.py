@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from docrag.generate.base import LLM, Decoding, OnToken
 from docrag.generate.budget import fit_passages, prompt_budget
 from docrag.generate.citations import resolve_citations
 from docrag.generate.prompt import build_messages, detect_language, load_template
-from docrag.index.tokenize import Analyzer
+from docrag.models.llm import LLM, Decoding, OnToken
+from docrag.text.analyzer import Analyzer
 from docrag.types import Answer, Hit
 
 _NOTES = {

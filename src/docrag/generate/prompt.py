@@ -14,7 +14,7 @@ from pathlib import Path
 
 from docrag.config import read_toml
 from docrag.errors import ConfigError
-from docrag.generate.base import Message
+from docrag.models.llm import Message
 from docrag.types import Hit
 
 TEMPLATES = Path(__file__).parent / "templates"

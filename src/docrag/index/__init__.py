@@ -1,8 +1,7 @@
-"""Index stage: document/chunk store (SQLite), BM25 (bm25s + rjieba) and dense vectors."""
+"""Index stage: document/chunk store (SQLite), BM25 (bm25s over the analyzer's terms) and vector search."""
 
 from docrag.index.bm25 import BM25Index
-from docrag.index.dense import Embedder, VectorIndex, make_embedder
 from docrag.index.store import Store
-from docrag.index.tokenize import Analyzer
+from docrag.index.vectors import VectorIndex
 
-__all__ = ["Analyzer", "BM25Index", "Embedder", "Store", "VectorIndex", "make_embedder"]
+__all__ = ["BM25Index", "Store", "VectorIndex"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from docrag.index.tokenize import Analyzer
+from docrag.text.analyzer import Analyzer
 
 
 class BM25Index:

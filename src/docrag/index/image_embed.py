@@ -1,8 +1,8 @@
 """Figures found by their pictures: CLIP-style image embeddings (``index.image_embedder``).
 
-``clip:PATH`` names a sentence-transformers CLIP model in a local directory (or a hub id already in the local
-cache; the ``[llm]`` extra): it embeds images and text into one space, so each figure's crop is embedded as
-an image and a question, through the text tower, finds the figure directly, whether it has text or not.
+``clip:PATH`` names a sentence-transformers CLIP model (``docrag.models.clip``): it embeds images and text into one
+space, so each figure's crop is embedded as an image and a question, through the text tower, finds the figure
+directly, whether it has text or not.
 
 The crops come from the parser (``parse.figure_images``, on whenever an image embedder is set), which keeps
 pictures without any text too; ingestion stores them as ``<index>/figures/<image_sha>.png`` (content-addressed,
@@ -17,14 +17,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from docrag.atomic import write_bytes_atomic
 from docrag.config import Config
-from docrag.errors import BackendError, ConfigError
-from docrag.index.dense import Embedder, VectorIndex
-from docrag.index.st_embed import import_sentence_transformers, local_model_dir, model_fingerprint
+from docrag.errors import ConfigError
 from docrag.index.storage import Storage
+from docrag.index.vectors import VectorIndex
+from docrag.models.clip import ClipEmbedder, make_image_embedder
 from docrag.types import Document, Progress
 
 log = logging.getLogger(__name__)
@@ -32,62 +30,6 @@ log = logging.getLogger(__name__)
 FIGURES_DIR = "figures"  # in the index directory
 VECTOR_TABLE = "image_embeddings"
 META_KEY = "image_embedder"  # {"name", "version", "dim"} of the model that made the stored image vectors
-
-
-class ClipEmbedder(Embedder):
-    """A sentence-transformers model that embeds images and text into one space (CLIP): ``embed_images`` for
-    figure crops, ``embed_query`` for questions. The model loads on first use; ``version`` (the directory's
-    fingerprint) is known without loading it."""
-
-    def __init__(self, name_or_path: str, *, batch_size: int = 32, device: str = "cpu"):
-        self.name = f"clip:{name_or_path}"
-        self.batch_size, self.device = batch_size, device
-        self.directory = local_model_dir(self.name, name_or_path)
-        self._version = f"{self.directory.name} sha256:{model_fingerprint(self.directory)}"
-        self._model = None
-
-    @property
-    def version(self) -> str:
-        return self._version
-
-    @property
-    def dim(self) -> int:  # type: ignore[override]  # only read: Embedder's attribute, as a property
-        return int(self._loaded().get_embedding_dimension())
-
-    def embed_images(self, images: list) -> np.ndarray:
-        """PIL images -> L2-normalised vectors."""
-        if not images:
-            return np.empty((0, self.dim), np.float32)
-        return self._encode(images)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([text])[0]
-
-    def _encode(self, inputs: list) -> np.ndarray:
-        vectors = self._loaded().encode(inputs, batch_size=self.batch_size, normalize_embeddings=True,
-                                        convert_to_numpy=True, show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def _loaded(self):
-        if self._model is None:
-            st = import_sentence_transformers(self.name)
-            try:
-                model = st.SentenceTransformer(str(self.directory), device=self.device, local_files_only=True)
-            except Exception as e:  # noqa: BLE001 - torch, transformers and safetensors raise their own types
-                raise BackendError(f"{self.name}: cannot load the model from {self.directory}: {e}") from None
-            if not (model.supports("image") and model.supports("text")):
-                raise BackendError(f"{self.name}: the model in {self.directory} does not embed both images and text "
-                                   f"(it takes {', '.join(map(str, model.modalities))}); give a CLIP-style model")
-            self._model = model
-        return self._model
-
-
-def make_image_embedder(spec: str) -> ClipEmbedder:
-    """``clip:PATH_OR_ID``: a sentence-transformers CLIP model (needs the ``[llm]`` extra)."""
-    kind, sep, target = spec.partition(":")
-    if kind == "clip" and sep and target:
-        return ClipEmbedder(target)
-    raise ConfigError(f"unknown image embedder {spec!r}; use clip:PATH (a sentence-transformers CLIP model directory)")
 
 
 def save_figure_images(doc: Document, directory: Path) -> None:
@@ -122,7 +64,7 @@ class FigureImages:
             spec = self.config.index.image_embedder
             if spec is None:
                 raise ConfigError("no image embedder configured (index.image_embedder)")
-            self._embedder = make_image_embedder(spec)
+            self._embedder = make_image_embedder(spec, self.config)
         return self._embedder
 
     def embed_pending(self, progress: Progress | None = None) -> int:

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from docrag.config import ParseConfig
+from docrag.config import Config, ParseConfig
 from docrag.errors import ParseError
+from docrag.models.vision import VisionModel, make_vlm
 from docrag.types import Block, Document
 
 
@@ -40,6 +41,7 @@ class Parser:
     # set by parse(): parsers that can expand a small file check them while they work
     max_chars: int | None = None  # text length
     max_bytes: int | None = None  # size of the file, and of an archive's (.docx) expanded contents
+    vlm: VisionModel | None = None  # describes figures (parse.vlm), built from the whole configuration
 
     def __init__(self, options: ParseConfig | None = None):
         self.options = options or ParseConfig()
@@ -75,10 +77,12 @@ def parser_signature(path: Path, options: ParseConfig | None = None) -> str:
 
 
 def parse(path: str | Path, max_bytes: int | None = None, options: ParseConfig | None = None,
-          max_chars: int | None = None) -> Document:
+          max_chars: int | None = None, vlm: VisionModel | None = None) -> Document:
     """Parse a file by its extension. Raises ParseError naming the file and the reason.
 
-    ``max_bytes`` limits the file's size (and a .docx's expanded size), ``max_chars`` its text."""
+    ``max_bytes`` limits the file's size (and a .docx's expanded size), ``max_chars`` its text. ``vlm`` describes
+    figures when ``options.vlm`` asks for it (``docrag.models.make_vlm`` with the whole configuration, which has the
+    API key's setting; default: made from the default settings)."""
     path = Path(path)
     factory = PARSERS.get(path.suffix.lower())
     if factory is None:
@@ -93,6 +97,8 @@ def parse(path: str | Path, max_bytes: int | None = None, options: ParseConfig |
         raise ParseError(path, f"file too large ({human_size(size)} > {human_size(max_bytes)} limit)")
     parser = factory(options)
     parser.max_bytes, parser.max_chars = max_bytes, max_chars
+    if options is not None and options.vlm:
+        parser.vlm = vlm or make_vlm(options.vlm, Config(parse=options))
     try:
         doc = parser.parse(path)
     except ParseError:

@@ -1,23 +1,21 @@
 """Figures in PDFs: image objects found with pdfium's raw API, their crops rendered, captions
-recognised, and an optional description by a vision-language model behind an OpenAI-compatible
-endpoint (cached by image hash and model).
+recognised, and an optional description by a vision-language model (``docrag.models.vision``; cached by
+image hash and model).
 """
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import hashlib
 import io
 import json
 import logging
-import os
 import re
 
 import numpy as np
 
 from docrag.atomic import write_text_atomic
-from docrag.errors import ConfigError
+from docrag.models.vision import VisionModel
 from docrag.parse.ocr import cache_root
 
 log = logging.getLogger(__name__)
@@ -150,46 +148,29 @@ def render(page, scale: float, bbox: BBox | None = None) -> np.ndarray:
 
 
 class FigureDescriber:
-    """Describes figure crops with a vision-language model: ``vlm`` is "openai:MODEL", served at
-    ``base_url`` (default: env OPENAI_BASE_URL, else http://localhost:8000/v1); the API key comes from
-    env OPENAI_API_KEY. Answers are cached on disk by image sha and model."""
+    """Describes figure crops with a vision model (``parse.vlm``); answers are cached on disk by image sha, caption
+    and model."""
 
     PROMPT = ("Describe this figure from a document so that it can be found by search: say what kind of "
               "figure it is, its title, what the axes or parts show, the key numbers and the trend. Answer in "
               "the language of the text in the figure, in at most 120 words.")
 
-    def __init__(self, vlm: str, base_url: str | None = None, timeout: float = 120.0):
-        from docrag.generate.openai_chat import DEFAULT_BASE_URL
-        from docrag.http import JSONClient
-
-        kind, _, model = vlm.partition(":")
-        if kind != "openai" or not model:
-            raise ConfigError(f"parse.vlm must be openai:MODEL, got {vlm!r}")
-        self.model = model
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        self._client = JSONClient(url, os.environ.get("OPENAI_API_KEY"), timeout=timeout, what="vision model")
+    def __init__(self, vlm: VisionModel):
+        self.vlm = vlm
         self.cache_dir = cache_root() / "vlm"
 
     def describe(self, image: np.ndarray, sha: str, caption: str = "") -> str:
-        key = hashlib.sha256(f"{self.model}:{sha}:{caption}".encode()).hexdigest()
+        key = hashlib.sha256(f"{self.vlm.model}:{sha}:{caption}".encode()).hexdigest()
         path = self.cache_dir / key[:2] / f"{key}.json"
         try:
             return json.loads(path.read_text("utf-8"))["description"]
         except (OSError, ValueError, KeyError):
             pass
         prompt = self.PROMPT + (f"\nIts caption: {caption}" if caption else "")
-        body = self._client.post("/chat/completions", {
-            "model": self.model, "temperature": 0, "max_tokens": 400,
-            "messages": [{"role": "user", "content": [
-                {"type": "text", "text": prompt},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + _png_base64(image)}}]}]})
-        try:
-            text = (body["choices"][0]["message"]["content"] or "").strip()
-        except (KeyError, IndexError, TypeError):
-            raise self._client.unexpected("/chat/completions", "no choices", body) from None
+        text = self.vlm.describe(png_bytes(image), prompt)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, json.dumps({"model": self.model, "description": text}, ensure_ascii=False))
+            write_text_atomic(path, json.dumps({"model": self.vlm.model, "description": text}, ensure_ascii=False))
         except OSError:
             log.warning("cannot write the figure description cache under %s", self.cache_dir)
         return text
@@ -202,7 +183,3 @@ def png_bytes(image: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(image).save(out, format="PNG")
     return out.getvalue()
-
-
-def _png_base64(image: np.ndarray) -> str:
-    return base64.b64encode(png_bytes(image)).decode()

@@ -350,7 +350,7 @@ class PdfParser(Parser):
         drops = running_lines([p.lines for p in pages])
         blocks: list[tuple[Block, Paragraph | None]] = []
         last_table: tuple[Block, object, int] | None = None  # for tables continued on the next page
-        describer = FigureDescriber(self.options.vlm, self.options.vlm_base_url) if self.options.vlm else None
+        describer = FigureDescriber(self.vlm) if self.vlm else None
         for page, drop in zip(pages, drops):
             lines = [ln for k, ln in enumerate(page.lines) if k not in drop]
             placed = [_Placed("table", ft.bbox, found=ft) for ft in tables.get(page.number, [])]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from docrag.errors import ConfigError
-from docrag.index.tokenize import Analyzer
+from docrag.text.analyzer import Analyzer
 
 BUNDLED = Path(__file__).with_name("glossaries")
 

@@ -1,8 +1,5 @@
-"""Cross-encoder reranking of the fused candidates.
-
-Backends score (query, passage) pairs: ``cross-encoder:PATH_OR_ID`` (sentence-transformers
-CrossEncoder, needs the ``[llm]`` extra) or ``http:MODEL`` (a ``/rerank`` endpoint: Text Embeddings
-Inference, vLLM, Jina). ``rerank()`` applies the candidate and time budgets and merges the scores.
+"""Reranking of the fused candidates by a reranker (``docrag.models.rerank``), which scores (query, passage) pairs.
+``rerank()`` applies the candidate and time budgets and merges the scores.
 
 Merge rule: over the candidates that were scored, the reranker score and the fusion score are each
 min-max scaled to [0, 1] and combined as ``weight * rerank + (1 - weight) * fusion``; candidates left
@@ -16,35 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from docrag.errors import ConfigError
+from docrag.models.rerank import Reranker
 from docrag.types import Hit
-
-
-class Reranker:
-    name: str = ""
-
-    def score(self, query: str, texts: list[str]) -> list[float]:
-        """Relevance of each text to the query; higher is better, any scale."""
-        raise NotImplementedError
-
-
-def make_reranker(spec: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 30.0,
-                  max_retries: int = 2) -> Reranker | None:
-    """``none`` -> None; ``cross-encoder:PATH_OR_ID``; ``http:MODEL`` (with ``base_url``)."""
-    if spec in ("", "none"):
-        return None
-    kind, sep, target = spec.partition(":")
-    if sep and target and kind == "cross-encoder":
-        from docrag.retrieve.cross_encoder import CrossEncoderReranker
-
-        return CrossEncoderReranker(target)
-    if sep and target and kind == "http":
-        if not base_url:
-            raise ConfigError(f"reranker {spec!r} needs rerank.base_url (e.g. http://localhost:8080)")
-        from docrag.retrieve.http_rerank import HTTPReranker
-
-        return HTTPReranker(target, base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
-    raise ConfigError(f"reranker {spec!r}: expected none, cross-encoder:PATH_OR_ID or http:MODEL")
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:

@@ -11,10 +11,11 @@ from typing import Callable
 import numpy as np
 
 from docrag.index.bm25 import BM25Index
-from docrag.index.dense import Embedder, VectorIndex, top_k
-from docrag.index.tokenize import Analyzer
+from docrag.index.vectors import VectorIndex, top_k
+from docrag.models.embed import Embedder
 from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
 from docrag.retrieve.glossary import Glossary
+from docrag.text.analyzer import Analyzer
 from docrag.types import Filter
 
 IdsFor = Callable[[Filter], np.ndarray]  # the chunk ids a filter admits (ascending)

@@ -7,23 +7,23 @@ Each step is a component of its own in ``docrag.retrieve`` (``RoutedRetriever``,
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
+from docrag.config import MODES
 from docrag.errors import ConfigError, IndexStateError, QueryError
+from docrag.models.rerank import Reranker, make_reranker
 from docrag.parse import PARSERS
 from docrag.parse.normalize import normalize
 from docrag.resources import Resources
 from docrag.retrieve.collapse import distinct_hits
 from docrag.retrieve.graph import GraphExpander
 from docrag.retrieve.image import ImageFusion, ImageRetriever
-from docrag.retrieve.rerank import Reranker, make_reranker, rerank
+from docrag.retrieve.rerank import rerank
 from docrag.retrieve.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from docrag.retrieve.routing import RoutedRetriever
 from docrag.types import Filter, Hit
 
-MODES = ("bm25", "dense", "hybrid", "graph")  # graph: hybrid, then each hit expanded along the document graph
 FILE_TYPES = tuple(sorted({parser.file_type for parser in PARSERS.values()}))
 
 
@@ -69,8 +69,7 @@ class Searcher:
         spec = self.config.rerank.model if spec is None else spec
         with self._lock:
             if spec not in self._rerankers:
-                self._rerankers[spec] = make_reranker(spec, base_url=self.config.rerank.base_url,
-                                                      api_key=os.environ.get(self.config.generate.api_key_env))
+                self._rerankers[spec] = make_reranker(spec, self.config)
             return self._rerankers[spec]
 
     def search(self, query: str, k: int = 5, mode: str | None = None, where: Filter | None = None,

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from docrag.config import ModelOptions
 from docrag.errors import BackendError
-from docrag.index.dense import Embedder
+from docrag.models.embed import Embedder
+from docrag.models.options import torch_placement
 
 INSTALL_HINT = "install the [llm] extra: pip install torch==2.13.0 sentence-transformers"
 BGE_QUERY_INSTRUCTIONS = {
@@ -106,18 +108,20 @@ def pick_query_instruction(name_or_path: str, explicit: str | None, model_prompt
 
 class SentenceTransformerEmbedder(Embedder):
     def __init__(self, name_or_path: str, *, query_instruction: str | None = None, batch_size: int = 32,
-                 device: str = "cpu"):
+                 options: ModelOptions = ModelOptions()):
         self.name = f"sentence-transformers:{name_or_path}"
         self.batch_size = batch_size
         self._model_name = Path(name_or_path).name
         st = import_sentence_transformers(self.name)
         directory = local_model_dir(self.name, name_or_path)
+        device, dtype = torch_placement(options)
         try:
             if (directory / "modules.json").is_file():
-                self._model = st.SentenceTransformer(str(directory), device=device, local_files_only=True)
+                self._model = st.SentenceTransformer(str(directory), device=device, local_files_only=True,
+                                                     model_kwargs={"dtype": dtype})
             else:
-                self._model = st.SentenceTransformer(modules=_plain_modules(directory, name_or_path), device=device,
-                                                     local_files_only=True)
+                self._model = st.SentenceTransformer(modules=_plain_modules(directory, name_or_path, dtype),
+                                                     device=device, local_files_only=True)
         except Exception as e:  # noqa: BLE001 - torch, transformers and safetensors raise their own types
             raise BackendError(f"{self.name}: cannot load the model from {directory}: {e}") from None
         self.dim = int(self._model.get_embedding_dimension())
@@ -157,12 +161,13 @@ class SentenceTransformerEmbedder(Embedder):
         return mode if isinstance(mode, str) else "+".join(mode)  # several modes are concatenated
 
 
-def _plain_modules(directory: Path, name_or_path: str) -> list:
+def _plain_modules(directory: Path, name_or_path: str, dtype) -> list:
     """Transformer + Pooling + Normalize for a Hugging Face directory without sentence-transformers config:
     BGE models are trained with the [CLS] vector, most others with the mean of the token vectors."""
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     local = {"local_files_only": True}
-    transformer = Transformer(str(directory), model_kwargs=local, processor_kwargs=local, config_kwargs=local)
+    transformer = Transformer(str(directory), model_kwargs={**local, "dtype": dtype}, processor_kwargs=local,
+                              config_kwargs=local)
     pooling = "cls" if "bge" in Path(name_or_path).name.lower() else "mean"
     return [transformer, Pooling(transformer.get_embedding_dimension(), pooling), Normalize()]

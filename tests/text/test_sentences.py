@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from docrag.chunk import sentence_spans, split_sentences
+from docrag.text.sentences import sentence_spans, split_sentences
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from docrag.http import HTTPError, JSONClient
-from docrag.retrieve.rerank import Reranker
+from docrag.models.rerank import Reranker
 
 
 class HTTPReranker(Reranker):

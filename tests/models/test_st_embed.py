@@ -13,9 +13,10 @@ import pytest
 from tiny_encoders import build_tiny_bi_encoder
 
 import docrag
+from docrag.config import Config
 from docrag.errors import BackendError, IndexStateError
-from docrag.index.dense import make_embedder
-from docrag.index.st_embed import BGE_QUERY_INSTRUCTIONS, SentenceTransformerEmbedder, pick_query_instruction
+from docrag.models.embed import make_embedder
+from docrag.models.st_embed import BGE_QUERY_INSTRUCTIONS, SentenceTransformerEmbedder, pick_query_instruction
 
 pytest.importorskip("torch")  # the imports above load neither: both import the model libraries lazily
 pytest.importorskip("sentence_transformers")
@@ -141,7 +142,7 @@ def test_version_identifies_the_weights_pooling_and_instruction(models, tmp_path
 
 
 def test_make_embedder_builds_it_by_name(models):
-    embedder = make_embedder(f"sentence-transformers:{models['cls']}", query_instruction="q: ")
+    embedder = make_embedder(f"sentence-transformers:{models['cls']}", Config().updated(query_instruction="q: "))
     assert isinstance(embedder, SentenceTransformerEmbedder)
     assert embedder.name == f"sentence-transformers:{models['cls']}" and embedder.query_instruction == "q: "
 
@@ -152,7 +153,7 @@ def test_a_hub_id_loads_from_the_local_cache(models, tmp_path, monkeypatch):
     (tmp_path / "models--acme--tiny-embed" / "refs").mkdir()
     (tmp_path / "models--acme--tiny-embed" / "refs" / "main").write_text("0" * 40)
     monkeypatch.setenv("SENTENCE_TRANSFORMERS_HOME", str(tmp_path))
-    embedder = make_embedder("sentence-transformers:acme/tiny-embed")
+    embedder = make_embedder("sentence-transformers:acme/tiny-embed", Config())
     np.testing.assert_allclose(embedder.embed_passages(TEXTS), manual_embedding(models["cls"], TEXTS, "cls"),
                                atol=1e-5)
 

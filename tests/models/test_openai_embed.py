@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import docrag
+from docrag.config import Config
 from docrag.errors import BackendError
-from docrag.index.dense import make_embedder
-from docrag.index.openai_embed import OpenAIEmbedder
+from docrag.models.embed import make_embedder
+from docrag.models.openai_embed import OpenAIEmbedder
 
 pytest_plugins = ["fake_openai"]  # the fake_openai fixture
 
@@ -41,8 +42,10 @@ def test_query_vector_and_lazy_dim(fake_openai):
     assert len(fake_openai.requests) == 2  # dim was learned once
 
 
-def test_factory_name_and_version(fake_openai):
-    embedder = make_embedder("openai:fake-model", base_url=fake_openai.base_url, api_key="k")
+def test_factory_name_and_version(fake_openai, monkeypatch):
+    monkeypatch.setenv("EMBEDDING_KEY", "k")
+    config = Config().updated(embedder_base_url=fake_openai.base_url, api_key_env="EMBEDDING_KEY")
+    embedder = make_embedder("openai:fake-model", config)
     assert isinstance(embedder, OpenAIEmbedder)
     assert embedder.name == "openai:fake-model"
     assert embedder.version == "fake-model"  # the model, not where it is served

@@ -1,6 +1,6 @@
 import pytest
 
-from docrag.index.tokenize import Analyzer, word_spans
+from docrag.text.analyzer import Analyzer, word_spans
 
 
 def test_chinese_segmentation_matches_jieba():

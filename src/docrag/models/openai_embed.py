@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from docrag.http import JSONClient
-from docrag.index.dense import Embedder
+from docrag.models.embed import Embedder
 
 
 class OpenAIEmbedder(Embedder):

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 from docrag.errors import ConfigError
-from docrag.generate.base import LLM, Decoding, Generation, Message, OnToken
 from docrag.http import HTTPError, JSONClient
+from docrag.models.llm import LLM, Decoding, Generation, Message, OnToken
+from docrag.models.options import server_url
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "http://localhost:8000/v1"  # vLLM's default
 DEFAULT_CONTEXT_WINDOW = 8192  # when neither the caller nor the server's /models says
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -46,8 +45,7 @@ class OpenAIChatLLM(LLM):
                  tokenizer: str | None = None):
         self.model = model
         self.name = f"openai:{model}"
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.base_url = server_url(base_url)
         self._client = JSONClient(self.base_url, api_key, timeout=timeout, max_retries=max_retries,
                                   what="LLM server")
         self._context_window = context_window

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from docrag.config import Config, Decoding
 from docrag.errors import BackendError, ConfigError
-from docrag.generate.base import Decoding, make_llm
-from docrag.generate.openai_chat import OpenAIChatLLM, estimate_tokens
+from docrag.models.llm import make_llm
+from docrag.models.openai_chat import OpenAIChatLLM, estimate_tokens
 
 pytest_plugins = ["fake_openai"]  # the fake_openai fixture
 
@@ -30,7 +31,7 @@ def test_greedy_request_and_plain_answer(llm, fake_openai):
 
 
 def test_sample_request(llm, fake_openai):
-    llm.generate(MESSAGES, Decoding("sample", temperature=0.5, top_p=0.8, top_k=20, seed=7))
+    llm.generate(MESSAGES, Decoding(strategy="sample", temperature=0.5, top_p=0.8, top_k=20, seed=7))
     body = sent(fake_openai)
     assert {k: body[k] for k in ("temperature", "top_p", "top_k", "seed")} == \
         {"temperature": 0.5, "top_p": 0.8, "top_k": 20, "seed": 7}
@@ -38,14 +39,14 @@ def test_sample_request(llm, fake_openai):
 
 def test_openai_itself_gets_no_top_k_and_no_beam_search():
     llm = OpenAIChatLLM("gpt-4o-mini", base_url="https://api.openai.com/v1", api_key="x")
-    assert "top_k" not in llm._decoding_params(Decoding("sample", seed=1))
+    assert "top_k" not in llm._decoding_params(Decoding(strategy="sample", seed=1))
     with pytest.raises(ConfigError, match="beam search needs a vLLM server"):
-        llm.generate(MESSAGES, Decoding("beam"))
+        llm.generate(MESSAGES, Decoding(strategy="beam"))
 
 
 def test_beam_search_is_vllm_extra_params_and_not_streamed(llm, fake_openai):
     tokens = []
-    generation = llm.generate(MESSAGES, Decoding("beam", num_beams=3, length_penalty=0.6), on_token=tokens.append)
+    generation = llm.generate(MESSAGES, Decoding(strategy="beam", num_beams=3, length_penalty=0.6), on_token=tokens.append)
     body = sent(fake_openai)
     assert {k: body[k] for k in ("use_beam_search", "n", "length_penalty", "temperature")} == \
         {"use_beam_search": True, "n": 3, "length_penalty": 0.6, "temperature": 0}
@@ -94,7 +95,7 @@ def test_context_window_from_argument_server_or_default(fake_openai):
 def test_base_url_and_key_from_environment(fake_openai, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "from-env")
-    llm = make_llm("openai:fake-model")
+    llm = make_llm("openai:fake-model", Config())
     assert isinstance(llm, OpenAIChatLLM) and llm.name == "openai:fake-model"
     llm.generate(MESSAGES, Decoding())
     assert fake_openai.requests[-1].headers["authorization"] == "Bearer from-env"

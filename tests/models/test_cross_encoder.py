@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from tiny_encoders import build_tiny_cross_encoder
 
+from docrag.config import Config
 from docrag.errors import BackendError
-from docrag.retrieve.cross_encoder import CrossEncoderReranker
-from docrag.retrieve.rerank import make_reranker
+from docrag.models.cross_encoder import CrossEncoderReranker
+from docrag.models.rerank import make_reranker
 
 pytest.importorskip("torch")  # the imports above load neither: both import the model libraries lazily
 pytest.importorskip("sentence_transformers")
@@ -63,7 +64,7 @@ def test_long_pairs_are_truncated_to_max_length(model_dir):
 
 
 def test_make_reranker_builds_it_by_name(model_dir):
-    reranker = make_reranker(f"cross-encoder:{model_dir}")
+    reranker = make_reranker(f"cross-encoder:{model_dir}", Config())
     assert isinstance(reranker, CrossEncoderReranker) and reranker.name == f"cross-encoder:{model_dir}"
 
 

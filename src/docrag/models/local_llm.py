@@ -15,8 +15,10 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from docrag.config import ModelOptions
 from docrag.errors import BackendError
-from docrag.generate.base import LLM, Decoding, Generation, Message, OnToken
+from docrag.models.llm import LLM, Decoding, Generation, Message, OnToken
+from docrag.models.options import torch_placement
 
 PREFIX_CACHES = 4  # system prompts kept: one per prompt template/language in practice
 SANE_MAX_LENGTH = 10_000_000  # tokenizers without a limit report a huge sentinel for model_max_length
@@ -78,7 +80,7 @@ class _TokenStream:
 
 class TransformersLLM(LLM):
     def __init__(self, path: str | Path, *, prefix_cache: bool = True, context_window: int | None = None,
-                 device: str = "cpu", dtype=None):
+                 options: ModelOptions = ModelOptions()):
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -88,10 +90,7 @@ class TransformersLLM(LLM):
         self.name = f"transformers:{path}"
         if not (Path(path) / "config.json").is_file():
             raise BackendError(f"{self.name}: not a Hugging Face model directory (no config.json in {path})")
-        if dtype is None:  # float32 on CPU: bfloat16 matmuls are slow there
-            dtype = torch.float32 if device == "cpu" else "auto"
-        elif isinstance(dtype, str) and dtype != "auto":
-            dtype = getattr(torch, dtype)
+        device, dtype = torch_placement(options)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from docrag.config import Config
 from docrag.errors import BackendError
-from docrag.retrieve.http_rerank import HTTPReranker
-from docrag.retrieve.rerank import make_reranker
+from docrag.models.http_rerank import HTTPReranker
+from docrag.models.rerank import make_reranker
 
 pytest_plugins = ["fake_openai"]  # the fake_openai fixture
 
@@ -17,7 +18,7 @@ def expected(fake_openai) -> list[float]:
 
 
 def test_jina_vllm_shape(fake_openai):
-    reranker = make_reranker("http:fake-model", base_url=fake_openai.base_url)
+    reranker = make_reranker("http:fake-model", Config().updated(rerank__base_url=fake_openai.base_url))
     assert isinstance(reranker, HTTPReranker) and reranker.name == "http:fake-model"
     assert reranker.score(QUERY, TEXTS) == expected(fake_openai)  # input order, though the server sorts
     assert fake_openai.bodies("/v1/rerank") == [{"model": "fake-model", "query": QUERY, "documents": TEXTS,
