@@ -139,27 +139,29 @@ class Resources:
 
     def build_bm25(self, progress: Progress | None = None, save: bool = False) -> BM25Index:
         """Build the current generation's BM25 index; ``save`` (the writer only): publish it on disk and drop the
-        older ones."""
+        older ones. Built outside the lock: meanwhile searches in other threads use the newest saved one."""
         key = f"bm25-g{self.store.generation}-{self._bm25_slug()}"
+        if (self.path / key).exists():  # published complete (renamed into place) by an earlier run
+            return self.bm25()
+        if progress:
+            progress("bm25", 0, 1)
         with self._lock:
-            if (self.path / key).exists():  # published complete (renamed into place) by an earlier run
-                return self.bm25()
-            if progress:
-                progress("bm25", 0, 1)
-            index = self._bm25[1] if self._bm25 is not None and self._bm25[0] == key else self._build_bm25(key)
-            if save:
-                index.save(self.path / key)
-                for old in self.path.glob("bm25-g*"):
-                    if old.name != key:
-                        shutil.rmtree(old, ignore_errors=True)
-            if progress:
-                progress("bm25", 1, 1)
-            return index
+            built = self._bm25[1] if self._bm25 is not None and self._bm25[0] == key else None
+        index = built or self._build_bm25(key)
+        if save:
+            index.save(self.path / key)
+            for old in self.path.glob("bm25-g*"):
+                if old.name != key:
+                    shutil.rmtree(old, ignore_errors=True)
+        if progress:
+            progress("bm25", 1, 1)
+        return index
 
     def _build_bm25(self, key: str) -> BM25Index:
         ids, texts = self.store.chunk_texts(self.config.index.bm25_headings)
         index = build_from_texts(ids, texts, self.analyzer)
-        self._bm25 = (key, index)
+        with self._lock:
+            self._bm25 = (key, index)
         return index
 
     def _bm25_dirs(self, slug: str, up_to: int) -> list[Path]:
