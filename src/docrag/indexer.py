@@ -23,7 +23,7 @@ from docrag.ingest import (
     documents_under,
     ingest_files,
 )
-from docrag.resources import Resources
+from docrag.resources import EMBEDDER_KEY, Resources
 from docrag.types import Progress
 
 LOCK_FILE = "lock"
@@ -121,7 +121,7 @@ class Indexer:
             if todo == 0:
                 return 0
             embedder = res.embedder()
-            if res.manifest.get("embedder") is None or res.store.get_meta("embedder") is None:
+            if res.manifest.get("embedder") is None or res.store.get_meta(EMBEDDER_KEY) is None:
                 res.record_embedder(embedder)
             done = last_id = 0
             batch = res.config.index.embed_batch
