@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import rjieba
 
@@ -41,8 +41,10 @@ class Analyzer:
         self._stem = _stemmer() if stem else None
         self._cache: dict[str, str | None] = {}
 
-    @property
+    @cached_property
     def version(self) -> str:
+        """What the terms depend on; read once: package metadata costs 0.3 ms, and every search names its BM25
+        index by it."""
         from importlib.metadata import version
 
         return f"rjieba {version('rjieba')}; stem={'snowball-en' if self._stem else 'none'}"
