@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,24 @@ def make_docx(tmp_path):
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory):
+    """The bundled sample and the guide rendered as a PDF (docs/), indexed with the default configuration, dense
+    vectors included (index/); built once, by one deterministic add. Read-only for tests: copy it to change it."""
+    import docrag
+
+    root = tmp_path_factory.mktemp("sample-index")
+    shutil.copytree(SAMPLE, root / "docs")
+    guide = (SAMPLE.parent / "guide" / "docrag_guide.md").read_text(encoding="utf-8")
+    markdown_to_pdf(guide, root / "docs" / "docrag_guide.pdf")
+    (root / "docrag.toml").write_text("", encoding="utf-8")  # the defaults, whatever ./docrag.toml may say
+    idx = docrag.Index.open(root / "index", create=True, config=root / "docrag.toml")
+    report = idx.add([root / "docs"])
+    assert not report.failed, report.failed
+    yield idx
+    idx.close()
 
 
 @pytest.fixture(scope="session")

@@ -26,19 +26,10 @@ def corpus(tmp_path, sample_dir):
     return d
 
 
-@pytest.fixture(scope="module")
-def dense_index(tmp_path_factory, sample_dir):
-    """The sample corpus with the guide as a PDF, dense vectors included (built once)."""
-    from make_docs import markdown_to_pdf
-
-    root = tmp_path_factory.mktemp("dense")
-    shutil.copytree(sample_dir, root / "docs")
-    guide = (sample_dir.parent / "guide" / "docrag_guide.md").read_text(encoding="utf-8")
-    markdown_to_pdf(guide, root / "docs" / "docrag_guide.pdf")
-    idx = docrag.Index.open(root / "index", create=True)
-    report = idx.add([root / "docs"])
-    assert not report.failed, report.failed
-    return idx
+@pytest.fixture
+def dense_index(sample_index):
+    """The sample corpus with the guide as a PDF, dense vectors included (built once per session)."""
+    return sample_index
 
 
 def test_three_line_api_with_report(tmp_path, corpus):

@@ -17,14 +17,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
 
 import pytest
-
-import docrag
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "rankings.json"
 UPDATE = os.environ.get("DOCRAG_UPDATE_GOLDEN", "") not in ("", "0")
@@ -108,21 +105,9 @@ CASES = [(section, key) for section in ("index", "search", "filtered", "ask")
 # ---------------------------------------------------------------------------------------------------- index
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory, sample_dir):
-    """The sample corpus and the guide as a PDF, dense vectors included; built once, by one deterministic add."""
-    from make_docs import markdown_to_pdf
-
-    root = tmp_path_factory.mktemp("rankings")
-    shutil.copytree(sample_dir, root / "docs")
-    guide = (sample_dir.parent / "guide" / "docrag_guide.md").read_text(encoding="utf-8")
-    markdown_to_pdf(guide, root / "docs" / "docrag_guide.pdf")
-    (root / "docrag.toml").write_text("", encoding="utf-8")  # the defaults, whatever ./docrag.toml may say
-    idx = docrag.Index.open(root / "index", create=True, config=root / "docrag.toml")
-    report = idx.add([root / "docs"])
-    assert not report.failed, report.failed
-    yield idx
-    idx.close()
+@pytest.fixture
+def index(sample_index):
+    return sample_index
 
 
 def _hit_row(hit) -> list:
