@@ -77,3 +77,34 @@ def test_the_top_hits_do_not_depend_on_how_many_are_asked_for(tmp_path):
                 deep = [h.chunk_id for h in idx.search(q, k=40)]
                 for k in (1, 2, 3):
                     assert [h.chunk_id for h in idx.search(q, k=k)] == deep[:k], (q, k)
+
+
+def _named_by_testing_every_term(router: DocRouter, question: str) -> set[str]:
+    """The definition ``DocRouter.named`` implements by lookups: every term tested against the question."""
+    import re
+
+    from docrag.retrieve.routing import _ACRONYM, _MIN_SHORT_NAME
+
+    squashed = re.sub(r"[\s\-_'’.,]+", "", question.lower())
+    acronyms = {a.lower() for a in _ACRONYM.findall(question)}
+    return {t for t in router.docs_of
+            if t in squashed or any(t.startswith(a) for a in acronyms)
+            or (not t.isascii() and len(t) > _MIN_SHORT_NAME
+                and any(t[:n] in squashed for n in range(len(t) - 1, _MIN_SHORT_NAME - 1, -1)))}
+
+
+def test_named_terms_are_those_found_by_testing_every_term():
+    import random
+
+    rng = random.Random(7)
+    names = ["3M", "BESTBUY", "MGMRESORTS", "PFIZER", "AMCOR", "ULTABEAUTY", "JOHNSON_JOHNSON", "PEPSICO", "BOEING",
+             "贵州茅台", "江苏爱康太阳能科技股份有限公司", "中国石油天然气股份有限公司", "中国石化", "安徽黄山胶囊股份有限公司",
+             "浙江龙盛集团股份有限公司", "Netflix", "AB12", "mgm", "江苏爱康科技"]
+    docs = {f"/r/{name}_{2015 + n % 9}_10K.pdf": {"title": ""} for n, name in enumerate(names)}
+    router = DocRouter(docs)
+    words = ["what", "is", "the", "revenue", "of", "in", "FY2021", "公司", "的", "营业收入", "是多少", "Best Buy",
+             "MGM", "PEP", "江苏爱康", "中国石油", "中国石", "安徽黄山胶囊", "浙江龙", "Johnson & Johnson", "3M's",
+             "Netflix", "AB12", "ULTA", "boeing", "江苏"]
+    for _ in range(400):
+        question = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        assert router.named(question) == _named_by_testing_every_term(router, question), question

@@ -15,6 +15,7 @@ term is among documents; among the best, those whose year the question names are
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from pathlib import Path
@@ -64,11 +65,9 @@ def profile_terms(path: str, title: str = "") -> tuple[set[str], set[int]]:
 _MIN_SHORT_NAME = 4  # "江苏爱康" names 江苏爱康太阳能科技股份有限公司; 2-3 characters are too ambiguous
 
 
-def _short_name_in(term: str, question: str) -> bool:
-    """A Chinese name is usually cited by its start: the question holds a prefix of >= 4 characters."""
-    if term.isascii() or len(term) <= _MIN_SHORT_NAME:
-        return False
-    return any(term[:n] in question for n in range(len(term) - 1, _MIN_SHORT_NAME - 1, -1))
+def _cited_by_its_start(term: str) -> bool:
+    """A Chinese name is usually cited by its start: a question holding a prefix of >= 4 characters names it."""
+    return not term.isascii() and len(term) > _MIN_SHORT_NAME
 
 
 class DocRouter:
@@ -81,17 +80,41 @@ class DocRouter:
                 self.docs_of.setdefault(term, []).append(path)
         n = max(len(self.profiles), 1)
         self.idf = {term: math.log(1 + n / len(paths)) for term, paths in self.docs_of.items()}
+        self._sorted = sorted(self.docs_of)  # terms that start with a given string are one range of it
+
+    def _starting_with(self, prefix: str) -> list[str]:
+        lo = bisect.bisect_left(self._sorted, prefix)
+        return self._sorted[lo:bisect.bisect_left(self._sorted, prefix + "\U0010ffff", lo)]
+
+    def named(self, question: str) -> set[str]:
+        """The entity terms a question names: a term inside it (spaces and punctuation removed, so "Best Buy"
+        names ``bestbuy``), a term an acronym in capitals starts ("MGM": ``mgmresorts``), or a Chinese name whose
+        start (4 characters or more) it holds ("江苏爱康"). Found by looking up the question's substrings, each
+        extended only while some term starts with it: the cost grows with the question, not with the number of
+        documents (testing every term on every query took 86% of search time at 23,000 documents)."""
+        squashed = re.sub(r"[\s\-_'’.,]+", "", question.lower())
+        found: set[str] = set()
+        for i in range(len(squashed)):
+            for j in range(i + 1, len(squashed) + 1):
+                start = squashed[i:j]
+                candidates = self._starting_with(start)
+                if not candidates:
+                    break
+                if start in self.idf:
+                    found.add(start)
+                if len(start) >= _MIN_SHORT_NAME:
+                    found.update(t for t in candidates if len(t) > len(start) and _cited_by_its_start(t))
+        for acronym in _ACRONYM.findall(question):
+            found.update(self._starting_with(acronym.lower()))
+        return found
 
     def route(self, question: str) -> list[str]:
         """Documents the question names (best match, preferring the years it names); [] when it names none."""
         q = question.lower()
-        squashed = re.sub(r"[\s\-_'’.,]+", "", q)
-        acronyms = {a.lower() for a in _ACRONYM.findall(question)}
         scores: dict[str, float] = {}
-        for t, paths in self.docs_of.items():
-            if t in squashed or any(t.startswith(a) for a in acronyms) or _short_name_in(t, squashed):
-                for path in paths:
-                    scores[path] = scores.get(path, 0.0) + self.idf[t]
+        for t in sorted(self.named(question)):  # sorted: sums in the same order whatever the set's order
+            for path in self.docs_of[t]:
+                scores[path] = scores.get(path, 0.0) + self.idf[t]
         if not scores:
             return []
         best = max(scores.values())
