@@ -18,7 +18,7 @@ import signal
 import stat
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -199,13 +199,13 @@ class ProcessedDocument:
 
 
 def process(path: Path, config: Config, indexed_sha: str | None = None,
-            splitter: Splitter | None = None) -> ProcessedDocument:
+            models: Models | None = None) -> ProcessedDocument:
     """Parse and chunk one file, touching nothing but the file: no database, no index. Runs in the ingesting
     process, in a worker process (``docrag ingest --workers``) or on another machine (a Ray task).
 
     ``indexed_sha``: the content hash the index has for this file under the same parser and chunker (then the
-    same content is "unchanged" and not parsed); ``splitter``: the chunker to use (default: one made from
-    ``config``, once per process)."""
+    same content is "unchanged" and not parsed); ``models``: the chunker and vision model to use (default: made
+    from ``config``, once per process)."""
     try:
         st = path.stat()
     except OSError as e:
@@ -220,12 +220,13 @@ def process(path: Path, config: Config, indexed_sha: str | None = None,
     if digest == indexed_sha:
         return found
     limits = Limits.of(config)
+    models = models or models_for(config)
     try:
         doc = parse(path, max_bytes=limits.max_bytes, options=config.parse, max_chars=limits.max_chars,
-                    vlm=_models_for(config).vlm)
+                    vlm=models.vlm)
     except ParseError as e:
         return ProcessedDocument(str(path), "failed", e.reason)
-    chunks = (splitter or _models_for(config).splitter).split(doc)
+    chunks = models.splitter.split(doc)
     if len(chunks) > limits.max_chunks:
         return ProcessedDocument(str(path), "failed", f"too many chunks ({len(chunks):,} > {limits.max_chunks:,} "
                                  "limit; raise index.max_file_chunks)")
@@ -233,31 +234,49 @@ def process(path: Path, config: Config, indexed_sha: str | None = None,
     return found
 
 
-@dataclass
-class _Models:
-    """What ``process`` builds from the configuration once per process: the chunker (the semantic strategy's
-    embedder loads on first use) and the vision model that describes figures (``parse.vlm``)."""
+@dataclass(frozen=True)
+class Models:
+    """What ``process`` works with besides the file: the chunker (the semantic strategy's embedder loads on first
+    use) and the vision model that describes figures (``parse.vlm``)."""
 
     splitter: Splitter
     vlm: VisionModel | None
 
 
-_MODELS: dict[str, _Models] = {}
+_MODELS: dict[str, Models] = {}  # per process: built once per configuration
 
 
-def _models_for(config: Config) -> _Models:
+def models_for(config: Config) -> Models:
     key = config.model_dump_json()
     if key not in _MODELS:
         def embedder() -> Embedder:
             return make_embedder(config.index.embedder, config)
 
-        _MODELS[key] = _Models(make_splitter(config.chunk, embedder=embedder, embedder_name=config.index.embedder),
-                               make_vlm(config.parse.vlm, config) if config.parse.vlm else None)
+        _MODELS[key] = Models(make_splitter(config.chunk, embedder=embedder, embedder_name=config.index.embedder),
+                              make_vlm(config.parse.vlm, config) if config.parse.vlm else None)
     return _MODELS[key]
 
 
-def _process_job(job: tuple[Path, Config, str | None]) -> ProcessedDocument:
-    return process(*job)
+_WORKER_CONFIG: Config | None = None  # a worker process's configuration, sent once when it starts
+
+
+def _start_worker(config: Config) -> None:
+    """Ctrl-C is the ingest's to handle (it stops the pool), not each worker's. A worker ends when the ingest that
+    started it is killed: each worker also holds the task queue's write end, so it would otherwise wait for tasks
+    forever (Linux; elsewhere the pool's own shutdown applies)."""
+    global _WORKER_CONFIG
+    _WORKER_CONFIG = config
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _process_job(job: tuple[Path, str | None]) -> ProcessedDocument:
+    assert _WORKER_CONFIG is not None
+    return process(job[0], _WORKER_CONFIG, job[1])
 
 
 # Documents are committed in batches (up to this many files or seconds of work): one commit per
@@ -298,7 +317,7 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
         if indexed and st is not None and (indexed.size, indexed.mtime_ns) == (st.st_size, st.st_mtime_ns):
             results[path] = FileResult(str(path), "unchanged")
         else:
-            jobs.append((path, config, indexed.sha256 if indexed else None))
+            jobs.append((path, indexed.sha256 if indexed else None))
     if progress:
         progress("parse", len(results), len(files))
 
@@ -312,7 +331,7 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
 
     batch: list[ProcessedDocument] = []
     deadline = time.monotonic() + BATCH_SECONDS
-    for done in _run(jobs, splitter, workers):
+    for done in _run(jobs, config, splitter, workers):
         batch.append(done)
         if len(batch) >= BATCH_FILES or time.monotonic() > deadline:
             commit(batch)
@@ -321,33 +340,23 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
     return [results[p] for p in files]
 
 
-def _run(jobs: list[tuple[Path, Config, str | None]], splitter: Splitter, workers: int | None):
-    """``process`` over the jobs, results in job order as they come."""
+def _run(jobs: list[tuple[Path, str | None]], config: Config, splitter: Splitter, workers: int | None):
+    """``process`` over the jobs (path, indexed hash), results in job order as they come."""
     if workers is None:
-        heavy = sum(path.suffix.lower() in HEAVY_TYPES for path, _, _ in jobs)
+        heavy = sum(path.suffix.lower() in HEAVY_TYPES for path, _ in jobs)
         workers = (os.cpu_count() or 1) if heavy >= MIN_HEAVY_FILES else 1
     if workers <= 1 or len(jobs) < 2:
-        yield from (process(path, config, sha, splitter) for path, config, sha in jobs)
+        # the index's own chunker: its semantic strategy shares the index's loaded embedder
+        models = replace(models_for(config), splitter=splitter)
+        yield from (process(path, config, sha, models) for path, sha in jobs)
         return
     # spawn, not fork: the parent may run threads (progress bars, ONNX Runtime) whose locks a fork would copy held
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_signals)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(config,))
     try:
         yield from pool.map(_process_job, jobs, chunksize=max(1, min(32, len(jobs) // (8 * workers))))
     finally:  # interrupted: files not yet started are dropped, not parsed for nothing
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker_signals() -> None:
-    """Ctrl-C is the ingest's to handle (it stops the pool), not each worker's. A worker ends when the ingest that
-    started it is killed: each worker also holds the task queue's write end, so it would otherwise wait for tasks
-    forever (Linux; elsewhere the pool's own shutdown applies)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _commit(store: Storage, done: ProcessedDocument, sig: str, record, figures_dir: Path | None) -> FileResult:
