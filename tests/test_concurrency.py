@@ -123,7 +123,7 @@ def test_searches_and_answers_while_a_writer_adds_removes_and_embeds(tmp_path):
             while not stop.is_set() or n < 5:
                 for hit in idx.search(f"茶 产地 N{n % 60:03d}", k=5, mode=mode):
                     # every passage is one of the documents' whole texts: never half of a document's update
-                    assert any(hit.text.endswith(t) or t in hit.text for t in texts), hit.text
+                    assert any(t in hit.text for t in texts), hit.text
                 if n % 3 == 0:  # an extractive answer embeds its sentences: a third of a second
                     assert idx.ask("龙井茶的产地", mode=mode).citations
                 counts["searches"] += 1

@@ -27,8 +27,9 @@ from docrag.indexer import Indexer
 from docrag.ingest import IngestReport
 from docrag.models.llm import LLM, OnToken
 from docrag.models.rerank import Reranker
+from docrag.parse import FILE_TYPES
 from docrag.resources import DB_NAME, Resources
-from docrag.retrieve.searcher import FILE_TYPES, Searcher
+from docrag.retrieve.searcher import Searcher
 from docrag.types import Answer, Filter, Hit, Progress
 
 __all__ = ["FILE_TYPES", "MODES", "Index"]

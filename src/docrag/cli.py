@@ -49,12 +49,16 @@ SetOpt = typer.Option(None, "--set", help="config override, e.g. --set chunk.siz
 
 
 def _one_of(choices: tuple[str, ...]):
-    """An option callback: a value outside ``choices`` is a usage error (exit 2), said in one line."""
+    """An option callback: values in any case, in lower case; one outside ``choices`` is a usage error (exit 2),
+    said in one line."""
     def check(value):
-        for v in [value] if isinstance(value, str) else value or []:
-            if v.lower() not in choices:
+        if value is None:
+            return None
+        values = [v.lower() for v in ([value] if isinstance(value, str) else value)]
+        for v in values:
+            if v not in choices:
                 raise typer.BadParameter(f"{v!r} is not one of {', '.join(choices)}")
-        return value
+        return values[0] if isinstance(value, str) else values
     return check
 
 
@@ -62,7 +66,7 @@ ModeOpt = typer.Option(None, "--mode", "-m", callback=_one_of(MODES),
                        help=f"{' | '.join(MODES)} (default from config: {RetrieveConfig().mode})")
 GlobOpt = typer.Option(None, "--path-glob", help="only documents whose path matches, e.g. '*/reports/*'")
 TypeOpt = typer.Option(None, "--type", callback=_one_of(FILE_TYPES),
-                       help="only these file types (pdf, md, txt, html, docx); repeatable")
+                       help=f"only these file types ({', '.join(FILE_TYPES)}); repeatable")
 
 
 def _overrides(sets: list[str] | None) -> dict:

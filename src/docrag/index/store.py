@@ -120,12 +120,12 @@ class Store:
                 self._add_missing_columns()
                 self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
-            reason = disk_failure(e, self.path.parent)
-            if reason and "readonly" not in reason:
-                raise IndexStateError(f"{self.path}: cannot open for writing: {reason}") from None
             if "readonly" in str(e):  # a read-only file or file system: readers open it with readonly=True
                 raise IndexStateError(f"{self.path}: cannot write here (read-only); searching it works, changing it "
                                       "needs write permission") from None
+            reason = disk_failure(e, self.path.parent)
+            if reason:
+                raise IndexStateError(f"{self.path}: cannot open for writing: {reason}") from None
             raise IndexStateError(f"{self.path}: not a usable docrag database ({e})") from None
 
     @property
@@ -415,14 +415,16 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise IndexStateError(f"{path}: no such database")
     uri = "file:" + urllib.parse.quote(str(path.resolve()))
+
+    def connect(mode: str) -> sqlite3.Connection:
+        db = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None, check_same_thread=False)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opening is lazy: fail here, not mid-query
+        return db
+
     try:
-        db = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
+        return connect("mode=ro")
     except sqlite3.OperationalError:
-        db = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
+        return connect("immutable=1")
 
 
 def _vector_table(table: str) -> str:

@@ -3,4 +3,6 @@
 from docrag.parse import docx, html, markdown, pdf, text  # noqa: F401  (register the parsers)
 from docrag.parse.base import PARSERS, Parser, parse, supported
 
-__all__ = ["PARSERS", "Parser", "parse", "supported"]
+FILE_TYPES = tuple(sorted({parser.file_type for parser in PARSERS.values()}))  # what search filters may name
+
+__all__ = ["FILE_TYPES", "PARSERS", "Parser", "parse", "supported"]

@@ -13,7 +13,7 @@ import time
 from docrag.config import MODES
 from docrag.errors import ConfigError, IndexStateError, QueryError
 from docrag.models.rerank import Reranker, make_reranker
-from docrag.parse import PARSERS
+from docrag.parse import FILE_TYPES
 from docrag.parse.normalize import normalize
 from docrag.resources import Resources
 from docrag.retrieve.collapse import distinct_hits
@@ -23,8 +23,6 @@ from docrag.retrieve.rerank import rerank
 from docrag.retrieve.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from docrag.retrieve.routing import RoutedRetriever
 from docrag.types import Filter, Hit
-
-FILE_TYPES = tuple(sorted({parser.file_type for parser in PARSERS.values()}))
 
 
 class Searcher:
