@@ -284,8 +284,8 @@ def _process_job(job: tuple[Path, str | None]) -> ProcessedDocument:
 # most one batch.
 BATCH_FILES, BATCH_SECONDS = 256, 2.0
 # Worker processes start by importing docrag (about a second each) and ship every document back: worth it for
-# PDFs and Word files (FinanceBench's 52 PDFs: 1.73x faster with 2 workers), not for text files, whose parsing is a
-# small part of their ingest (5,788 news articles: 0.71x). Without an explicit worker count, a pool is used when at
+# PDFs and Word files (FinanceBench's 52 PDFs: 1.74x faster with 2 workers), not for text files, whose parsing is a
+# small part of their ingest (5,788 news articles: 0.76-0.95x). Without an explicit worker count, a pool is used when at
 # least this many such files need parsing.
 HEAVY_TYPES = {".pdf", ".docx"}
 MIN_HEAVY_FILES = 8
