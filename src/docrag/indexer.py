@@ -121,7 +121,7 @@ class Indexer:
             if todo == 0:
                 return 0
             embedder = res.embedder()
-            if res.manifest.get("embedder") is None or res.store.get_meta(EMBEDDER_KEY) is None:
+            if res.store.get_meta(EMBEDDER_KEY) is None:  # a new index, or one made before the store kept it
                 res.record_embedder(embedder)
             done = last_id = 0
             batch = res.config.index.embed_batch
