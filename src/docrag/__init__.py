@@ -11,9 +11,11 @@ __version__ = "0.1.0"
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from docrag.api import Index  # noqa: E402
+from docrag.client import Client  # noqa: E402
 from docrag.config import Config  # noqa: E402
 from docrag.errors import BackendError, ConfigError, DocragError, IndexStateError, ParseError, QueryError  # noqa: E402
 from docrag.types import Answer, Block, Chunk, Citation, Document, Hit  # noqa: E402
 
-__all__ = ["Answer", "BackendError", "Block", "Chunk", "Citation", "Config", "ConfigError", "DocragError", "Document",
+__all__ = ["Answer", "BackendError", "Block", "Chunk", "Citation", "Client", "Config", "ConfigError", "DocragError",
+           "Document",
            "Hit", "Index", "IndexStateError", "ParseError", "QueryError", "__version__"]

@@ -17,14 +17,14 @@ the ``Resources`` they share. One ``Index`` may be used from several threads at 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from docrag.config import MODES, Config, Decoding
 from docrag.errors import IndexStateError
 from docrag.generate.answerer import Answerer
 from docrag.index.image_embed import META_KEY as IMAGE_EMBEDDER_KEY
 from docrag.indexer import Indexer
-from docrag.ingest import IngestReport
+from docrag.ingest import FileResult, IngestReport
 from docrag.models.llm import LLM, OnToken
 from docrag.models.rerank import Reranker
 from docrag.parse import FILE_TYPES
@@ -80,13 +80,15 @@ class Index:
 
     # --- writing ----------------------------------------------------------------------------
     def add(self, paths: str | Path | Iterable[str | Path], prune: bool = False, dense: bool | None = None,
-            progress: Progress | None = None, workers: int | None = None) -> IngestReport:
+            progress: Progress | None = None, workers: int | None = None,
+            on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
         """Add files and folders (recursively). Unchanged files are skipped; with ``prune``,
         indexed files under the given folders that no longer exist are removed; ``workers`` processes parse
-        (default: config ``index.workers``, one per core). Returns a report: added / updated / unchanged /
-        failed (with reasons) / skipped / removed."""
+        (default: config ``index.workers``, one per core); ``on_file`` hears each file's result once it is
+        committed (or failed), before the BM25 index and the vectors are brought up to date. Returns a report:
+        added / updated / unchanged / failed (with reasons) / skipped / removed."""
         return self.indexer.add([paths] if isinstance(paths, (str, Path)) else paths, prune, dense, progress,
-                                workers)
+                                workers, on_file)
 
     def embed_pending(self, progress: Progress | None = None) -> int:
         """Embed chunks that have no vector yet, in checkpointed batches (resumable). Returns how many."""
@@ -98,19 +100,21 @@ class Index:
 
     # --- reading ----------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, mode: str | None = None, path_glob: str | None = None,
-               file_types: list[str] | None = None, rerank: str | Reranker | None = None) -> list[Hit]:
+               file_types: list[str] | None = None, rerank: str | Reranker | None = None,
+               documents: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a query; identical passages (e.g. from copied files) appear once.
 
-        ``path_glob`` filters by document path (``*/reports/*.pdf``), ``file_types`` by type (pdf, md, ...);
-        ``rerank`` names a reranker (default: config ``rerank.model``; ``"none"`` turns it off).
+        ``path_glob`` filters by document path (``*/reports/*.pdf``), ``file_types`` by type (pdf, md, ...),
+        ``documents`` to these document paths; ``rerank`` names a reranker (default: config ``rerank.model``;
+        ``"none"`` turns it off).
         """
-        return self.searcher.search(query, k, mode, Filter.of(path_glob, file_types), rerank)[0]
+        return self.searcher.search(query, k, mode, Filter.of(path_glob, file_types, documents), rerank)[0]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None, *, llm: str | LLM | None = None,
             decoding: Decoding | dict | None = None, prefix_cache: bool | None = None,
             rerank: str | Reranker | None = None,
             on_token: OnToken | None = None, path_glob: str | None = None,
-            file_types: list[str] | None = None) -> Answer:
+            file_types: list[str] | None = None, documents: list[str] | None = None) -> Answer:
         """Answer a question from the indexed documents, with numbered citations.
 
         ``llm``: ``extractive`` (no model), ``openai:MODEL`` or ``transformers:PATH`` (default: config
@@ -118,7 +122,7 @@ class Index:
         the answer as it is generated. ``answer.timings`` has load, retrieve, rerank and generate seconds.
         """
         hits, timings = self.searcher.search(question, k or self.config.answer.top_chunks, mode,
-                                             Filter.of(path_glob, file_types), rerank)
+                                             Filter.of(path_glob, file_types, documents), rerank)
         answer = self.answer(question, hits, llm=llm, decoding=decoding, prefix_cache=prefix_cache, on_token=on_token)
         answer.timings = {**timings, **answer.timings}
         return answer

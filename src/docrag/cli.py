@@ -298,6 +298,80 @@ def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, f
     err.print(f"report: {out / 'report.md'}", highlight=False, markup=False)
 
 
+DEFAULT_ROOT = os.environ.get("DOCRAG_ROOT", str(Path("~/.docrag/server").expanduser()))
+RootOpt = typer.Option(DEFAULT_ROOT, "--root", help="the server's directory: knowledge bases, keys, jobs (env "
+                       "DOCRAG_ROOT)")
+
+
+def _serve_module():
+    try:
+        import docrag.serve as serve
+        import docrag.serve.app  # noqa: F401 - FastAPI, imported here so a missing extra is said in one line
+    except ImportError as e:
+        raise DocragError(f"the server needs the serve extra: pip install 'docrag[serve]' ({e})") from None
+    return serve
+
+
+@app.command()
+def serve(root: Path = RootOpt, host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+          port: int = typer.Option(8000, "--port", min=1, max=65535),
+          config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+          llm: Optional[List[str]] = typer.Option(None, "--llm", help="an LLM clients may choose besides each "
+                                                  "knowledge base's own (openai:MODEL, transformers:PATH); repeatable"),
+          max_upload_mb: int = typer.Option(200, "--max-upload-mb", min=1, help="largest upload request"),
+          cors_origin: Optional[List[str]] = typer.Option(None, "--cors-origin", help="allow browser pages from this "
+                                                          "origin (off by default); repeatable")):
+    """Serve knowledge bases: REST + OpenAI-compatible API (/docs) and a web page (/)."""
+    serve = _serve_module()
+    cfg = docrag.Config.load(config, **_overrides(set_))
+    settings = serve.ServerSettings(root=root.expanduser(), config=cfg, llms=tuple(llm or ()),
+                                    max_upload_mb=max_upload_mb, cors_origins=tuple(cors_origin or ()))
+    serve.run(settings, host, port, say=lambda line: err.print(line, highlight=False, markup=False))
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of a server (stored hashed under its root).")
+app.add_typer(keys_app, name="keys")
+
+
+def _state(root: Path):
+    from docrag.serve.state import ServerState
+    root = root.expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return ServerState(root / "server.sqlite")
+
+
+@keys_app.command("create")
+def keys_create(name: str, root: Path = RootOpt,
+                admin: bool = typer.Option(False, "--admin", help="every right: knowledge bases, keys"),
+                kb: Optional[List[str]] = typer.Option(None, "--kb", help="KB:read or KB:write (KB may be *); "
+                                                       "repeatable")):
+    """Create a key and print it (once: only its hash is kept)."""
+    scopes = {}
+    for item in kb or []:
+        name_, sep, right = item.rpartition(":")
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: expected KB:read or KB:write", param_hint="--kb")
+        scopes[name_] = right
+    print(_state(root).create_key(name, admin, scopes))
+
+
+@keys_app.command("list")
+def keys_list(root: Path = RootOpt):
+    """The keys: name, rights, when made (never the keys themselves)."""
+    for key in _state(root).keys():
+        rights = "admin" if key.admin else ", ".join(f"{kb}:{r}" for kb, r in key.scopes.items())
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(key.created))
+        out.print(f"{escape(key.name)}\t{escape(rights)}\t{made}", highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: str, root: Path = RootOpt):
+    """Revoke a key: requests bearing it are refused from now on."""
+    if not _state(root).revoke_key(name):
+        raise DocragError(f"no key named {name!r} under {root}")
+    err.print(f"revoked {escape(name)}", highlight=False)
+
+
 def _pages(pages: list[int]) -> str:
     return str(pages[0]) if len(pages) == 1 else f"{pages[0]}-{pages[-1]}"
 

@@ -11,7 +11,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from docrag.errors import IndexStateError
 from docrag.index.store import disk_failure
@@ -80,7 +80,8 @@ class Indexer:
             tmp.unlink(missing_ok=True)
 
     def add(self, paths: Iterable[str | Path], prune: bool = False, dense: bool | None = None,
-            progress: Progress | None = None, workers: int | None = None) -> IngestReport:
+            progress: Progress | None = None, workers: int | None = None,
+            on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
         """``workers``: processes that parse and chunk (default ``index.workers``; 0 there: one per core when
         enough PDFs or Word files need parsing)."""
         paths = list(paths)
@@ -91,8 +92,11 @@ class Indexer:
             files, problems = collect_files(paths, res.config.index.extensions)
             cfg = res.config.index
             report.results = ingest_files(res.store, res.splitter, files, res.config, progress,
-                                          res.figures.directory, workers or cfg.workers or None)
+                                          res.figures.directory, workers or cfg.workers or None, on_file)
             report.results += problems
+            if on_file:
+                for problem in problems:
+                    on_file(problem)
             if prune:
                 folders = [p for p in paths if Path(p).expanduser().is_dir()]
                 gone = deleted_documents(res.store, folders)

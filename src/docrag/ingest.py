@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from docrag.chunk import Splitter, make_splitter
 from docrag.config import Config
@@ -293,11 +293,12 @@ MIN_HEAVY_FILES = 8
 
 def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: Config,
                  progress: Progress | None = None, figures_dir: Path | None = None,
-                 workers: int | None = None) -> list[FileResult]:
+                 workers: int | None = None, on_file: Callable[[FileResult], None] | None = None
+                 ) -> list[FileResult]:
     """Plan, process, commit: the files whose size, time or signature differ from the index are processed
     (``process``, by ``workers`` processes; None: one per core when there are PDFs or Word files enough to gain
     from it), and the results are committed in batches as they come, in file order. ``figures_dir`` receives the
-    figure crops the parser kept."""
+    figure crops the parser kept; ``on_file`` hears each file's result once it is final (committed or failed)."""
     known = store.docs()
     chunk_sig = splitter.signature()
     signatures: dict[str, str] = {}  # by file extension
@@ -316,6 +317,8 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
         indexed = record if record is not None and record.chunk_sig == sig else None  # under the same signature
         if indexed and st is not None and (indexed.size, indexed.mtime_ns) == (st.st_size, st.st_mtime_ns):
             results[path] = FileResult(str(path), "unchanged")
+            if on_file:
+                on_file(results[path])
         else:
             jobs.append((path, indexed.sha256 if indexed else None))
     if progress:
@@ -326,6 +329,9 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
             for done in batch:
                 path = Path(done.path)
                 results[path] = _commit(store, done, sigs[path], known.get(done.path), figures_dir)
+        if on_file:  # after the commit: a file is searchable when it is heard of
+            for done in batch:
+                on_file(results[Path(done.path)])
         if progress:
             progress("parse", len(results), len(files))
 

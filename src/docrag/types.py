@@ -207,10 +207,12 @@ class Filter:
     kinds: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, path_glob: str | None = None, file_types: list[str] | tuple[str, ...] | None = None) -> "Filter":
-        """The filter a user's search options ask for."""
+    def of(cls, path_glob: str | None = None, file_types: list[str] | tuple[str, ...] | None = None,
+           documents: list[str] | tuple[str, ...] | None = None) -> "Filter":
+        """The filter a user's search options ask for (``documents``: document paths)."""
         return cls(path_globs=(path_glob,) if path_glob else (),
-                   file_types=tuple(sorted({t.lower().lstrip(".") for t in file_types or ()})))
+                   file_types=tuple(sorted({t.lower().lstrip(".") for t in file_types or ()})),
+                   doc_paths=tuple(sorted(set(documents or ()))))
 
     def __bool__(self) -> bool:
         return bool(self.path_globs or self.file_types or self.doc_paths or self.kinds)

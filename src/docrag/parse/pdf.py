@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,9 @@ from docrag.types import BBox, Block, Document, Figure
 log = logging.getLogger(__name__)
 
 _V = ctypes.c_void_p
+# PDFium is not thread-safe, not even across documents: a process that parses and renders pages in several threads
+# (the server: an ingest job beside page images) holds this around every use
+PDFIUM_LOCK = threading.RLock()
 _LOOSE_BOX = pdfium_function("FPDFText_GetLooseCharBox", ctypes.c_int, _V, ctypes.c_int, _V)
 _UNICODE = pdfium_function("FPDFText_GetUnicode", ctypes.c_uint, _V, ctypes.c_int)
 _FONT_SIZE = pdfium_function("FPDFText_GetFontSize", ctypes.c_double, _V, ctypes.c_int)
@@ -219,17 +223,18 @@ class PdfParser(Parser):
     def parse(self, path: Path) -> Document:
         import pypdfium2 as pdfium
 
-        try:
-            pdf = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError as e:
-            msg = str(e)
-            if "password" in msg.lower():
-                raise ParseError(path, "encrypted PDF (password required)") from None
-            raise ParseError(path, f"corrupt or unreadable PDF ({msg})") from None
-        try:
-            return self._parse(path, pdf)
-        finally:
-            pdf.close()
+        with PDFIUM_LOCK:
+            try:
+                pdf = pdfium.PdfDocument(str(path))
+            except pdfium.PdfiumError as e:
+                msg = str(e)
+                if "password" in msg.lower():
+                    raise ParseError(path, "encrypted PDF (password required)") from None
+                raise ParseError(path, f"corrupt or unreadable PDF ({msg})") from None
+            try:
+                return self._parse(path, pdf)
+            finally:
+                pdf.close()
 
     # --- pass 1: lines per page ----------------------------------------------------------------------
 
