@@ -1,0 +1,57 @@
+"""A docrag server on loopback, in a thread of the test process, for clients that speak real HTTP (the openai
+client, the web page in Chromium)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the server needs docrag[serve]")
+
+import uvicorn  # noqa: E402
+
+from docrag.config import Config  # noqa: E402
+from docrag.serve.app import ServerSettings, create_app  # noqa: E402
+
+
+@dataclass
+class LiveServer:
+    url: str
+    root: Path
+    settings: ServerSettings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, **settings) -> tuple[uvicorn.Server, threading.Thread, LiveServer]:
+    config = settings.pop("config", None) or Config().updated(dense=False)
+    server_settings = ServerSettings(root=root, config=config, **settings)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(server_settings), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    return server, thread, LiveServer(f"http://127.0.0.1:{port}", root, server_settings)
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """A fresh server (BM25 only, so ingest jobs take no embedding time) under a temporary root."""
+    server, thread, live = start_server(tmp_path / "root")
+    yield live
+    server.should_exit = True
+    thread.join(10)
