@@ -1,0 +1,61 @@
+"""`docrag keys` and `docrag serve` as a user runs them."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from docrag.serve.state import ServerState
+from tests.test_cli import docrag  # noqa: F401 - the same subprocess helper as the other CLI tests
+
+
+def test_keys_are_created_listed_and_revoked(tmp_path):
+    root = tmp_path / "root"
+    made = docrag("keys", "create", "ci", "--kb", "reports:read", "--kb", "*:write", "--root", root)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("drk_") and ServerState(root / "server.sqlite").key_for(key).scopes == {
+        "reports": "read", "*": "write"}
+    listed = docrag("keys", "list", "--root", root)
+    assert "ci" in listed.stdout and "reports:read" in listed.stdout and key not in listed.stdout
+    assert docrag("keys", "create", "ci", "--admin", "--root", root).returncode == 1  # the name is taken
+    bad = docrag("keys", "create", "x", "--kb", "reports:own", "--root", root)
+    assert bad.returncode == 1 and "read, write" in bad.stderr
+    assert docrag("keys", "revoke", "ci", "--root", root).returncode == 0
+    assert ServerState(root / "server.sqlite").key_for(key) is None
+    assert docrag("keys", "revoke", "ci", "--root", root).returncode == 1
+
+
+def test_serve_refuses_other_hosts_without_keys(tmp_path):
+    r = docrag("serve", "--root", tmp_path / "root", "--host", "0.0.0.0", "--port", "1")
+    assert r.returncode == 1 and "no API keys" in r.stderr and "refusing" in r.stderr
+
+
+def test_serve_runs_says_how_it_is_guarded_and_stops_on_ctrl_c(tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "docrag.cli", "serve", "--root", str(tmp_path / "root"),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health").json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+                time.sleep(0.2)
+        assert health["auth"] == "loopback-only"
+        assert "/v1/chat/completions" in httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["paths"]
+        assert "<title>" in httpx.get(f"http://127.0.0.1:{port}/").text.lower()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert "only this machine (loopback)" in stderr
+    assert "Traceback" not in stderr
