@@ -59,3 +59,50 @@ def test_serve_runs_says_how_it_is_guarded_and_stops_on_ctrl_c(tmp_path):
         _, stderr = proc.communicate(timeout=30)
     assert "only this machine (loopback)" in stderr
     assert "Traceback" not in stderr
+
+
+def _serve(root, port):
+    proc = subprocess.Popen([sys.executable, "-m", "docrag.cli", "serve", "--root", str(root), "--port", str(port),
+                             "--set", "index.dense=false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health")
+            return proc
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.2)
+
+
+def test_a_killed_server_loses_nothing_and_finishes_its_job_at_the_next_start(tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root, url = tmp_path / "root", f"http://127.0.0.1:{port}"
+    files = [("files", (f"note{i:03d}.txt", f"第{i}号笔记。关键词{i}出现在这里。".encode() * 400)) for i in range(300)]
+    proc = _serve(root, port)
+    try:
+        httpx.post(f"{url}/kb", json={"name": "kb"}).raise_for_status()
+        job = httpx.post(f"{url}/kb/kb/documents", files=files, timeout=60).json()
+        while httpx.get(f"{url}/jobs/{job['id']}").json()["state"] == "queued":
+            time.sleep(0.01)
+    finally:
+        proc.kill()  # SIGKILL: no clean-up of any kind
+        proc.wait(30)
+    state = ServerState(root / "server.sqlite")
+    assert state.job(job["id"]).state == "running"
+    proc = _serve(root, port)
+    try:
+        deadline = time.monotonic() + 120
+        while (now := httpx.get(f"{url}/jobs/{job['id']}").json())["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert now["state"] == "done" and {f["state"] for f in now["files"]} <= {"added", "unchanged"}
+        docs = httpx.get(f"{url}/kb/kb/documents").json()["documents"]
+        assert len(docs) == 300 and {d["status"] for d in docs} == {"indexed"}
+        hits = httpx.post(f"{url}/kb/kb/search", json={"query": "关键词123", "k": 1}).json()["hits"]
+        assert hits[0]["document"] == "note123.txt"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
