@@ -49,9 +49,21 @@ def start_server(root: Path, **settings) -> tuple[uvicorn.Server, threading.Thre
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def serve(tmp_path):
+    """Start servers: ``serve(**settings)`` (ServerSettings fields) under a temporary root; stopped afterwards."""
+    running = []
+
+    def start(**settings) -> LiveServer:
+        server, thread, live = start_server(tmp_path / f"root{len(running)}", **settings)
+        running.append((server, thread))
+        return live
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(serve):
     """A fresh server (BM25 only, so ingest jobs take no embedding time) under a temporary root."""
-    server, thread, live = start_server(tmp_path / "root")
-    yield live
-    server.should_exit = True
-    thread.join(10)
+    return serve()

@@ -8,6 +8,7 @@ import docrag
 from docrag.errors import BackendError
 
 openai = pytest.importorskip("openai", reason="the openai client is a dev dependency")
+pytest_plugins = ["fake_openai"]  # the fake_openai fixture: an LLM server behind the knowledge base
 
 MOUTAI = "贵州茅台2021年营业收入为1094亿元，同比增长11.7%。公司总部位于贵州省仁怀市茅台镇。"
 ENGLISH = "The Eiffel Tower was completed in 1889 and is 330 metres tall. It stands in Paris."
@@ -71,3 +72,27 @@ def test_the_docrag_client_has_the_index_shape(kb):
     assert [d["name"] for d in kb.documents()] == ["tower.md"]
     with pytest.raises(BackendError, match="404"):
         docrag.Client(kb.url, kb="missing").search("x")
+
+
+def test_an_llm_behind_the_server_streams_token_by_token(fake_openai, serve, tmp_path):
+    from docrag.config import Config
+
+    fake_openai.answer = "The tower is 330 metres tall [1]."
+    config = Config().updated(dense=False, generate__base_url=fake_openai.base_url)
+    live = serve(config=config, llms=("openai:fake-model",))
+    kb = docrag.Client(live.url, kb="facts")
+    kb.create()
+    (tmp_path / "tower.md").write_text(f"# Paris\n\n{ENGLISH}\n", encoding="utf-8")
+    kb.add(tmp_path / "tower.md")
+    ai = openai.OpenAI(base_url=f"{live.url}/v1", api_key="unused")
+    assert "facts:openai:fake-model" in [m.id for m in ai.models.list()]
+    chunks = list(ai.chat.completions.create(
+        model="facts:openai:fake-model", messages=[{"role": "user", "content": "How tall is the tower?"}],
+        stream=True, temperature=0, max_tokens=50, extra_body={"references": True}))
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) > 1 and "".join(pieces) == fake_openai.answer
+    assert chunks[-1].choices[0].delta.model_extra["references"][0]["document"] == "tower.md"
+    sent = fake_openai.bodies("/v1/chat/completions")[-1]
+    assert sent["max_tokens"] == 50 and sent.get("temperature", 0) == 0  # greedy, as temperature 0 asks
+    with pytest.raises(openai.BadRequestError, match="not offered"):
+        ai.chat.completions.create(model="facts:openai:other", messages=[{"role": "user", "content": "x"}])
