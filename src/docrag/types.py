@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 BBox = tuple[float, float, float, float]  # x0, top, x1, bottom in PDF points, origin at the page's top left
+# part of a block's text on a page: (offset in the text where the part starts, 1-based page, x0, top, x1, bottom)
+Place = tuple[int, int, float, float, float, float]
 Progress = Callable[[str, int, int], None]  # (stage, done, total): ingestion, embedding and evaluation report to it
 
 
@@ -136,6 +138,9 @@ class Block:
     ``page`` is 1-based for paged formats (PDF) and None otherwise; a table continued onto the following
     pages ends on ``page_end``. ``section`` is the
     heading path above the block (outermost first). ``bbox`` is the block's place on its page (PDF).
+    ``places`` (PDF, optional) say where parts of the text are, finer than ``bbox``: a paragraph's lines, a
+    continued table's part on each page; in text order, each part running to the next one's offset (the last
+    to the end of the text). Empty: the block lies at ``bbox`` on ``page`` as a whole.
     A table block carries ``table`` and a figure block ``figure``; their ``text`` is what is searched
     (caption, then row sentences / OCR text and description).
     """
@@ -149,6 +154,7 @@ class Block:
     table: Table | None = None
     figure: Figure | None = None
     page_end: int | None = None
+    places: list[Place] = field(default_factory=list)
 
 
 @dataclass
@@ -183,7 +189,7 @@ class Chunk:
     section: tuple[str, ...] = ()
     kind: str = "text"  # "text" | "table" | "figure" | "parent" (a parent is returned, never searched)
     # kind-specific data: a table's "markdown"/"html"; a figure's "bbox"/"caption"; a child's "parent" ordinal;
-    # a sentence's "window" text
+    # a sentence's "window" text; for paged files "boxes", where the chunk's text is: [[page, x0, top, x1, bottom]]
     extra: dict = field(default_factory=dict)
 
     @property

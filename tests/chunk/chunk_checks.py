@@ -114,13 +114,20 @@ def check_chunks(doc: Document, chunks: list[Chunk], text_size: int | None = Non
             assert c.text == dt.text[c.char_start:c.char_end]
             assert c.text.endswith(last_block.text)
             fig = last_block.figure
-            assert c.extra == {"caption": fig.caption, "bbox": list(fig.bbox), "image_sha": fig.image_sha}
+            assert c.extra == {"caption": fig.caption, "bbox": list(fig.bbox), "image_sha": fig.image_sha,
+                               **({"boxes": [[last_block.page, *fig.bbox]]} if last_block.page else {})}
         else:
             assert c.text == dt.text[c.char_start:c.char_end]
             # text never runs into a table or a figure
             assert not any(c.char_start < e and s < c.char_end for s, e in special), c.text[:30]
             if text_size is not None and c.kind == "text":
                 assert len(c.text) <= text_size, (len(c.text), c.text[:30])
+        # boxes: where the chunk's blocks are on its pages, when they are placed on pages at all
+        spanned = dt.blocks[dt.block_at(c.char_start):dt.block_at(c.char_end - 1) + 1]
+        if any(b.page is not None and b.bbox is not None for b in spanned):
+            assert {box[0] for box in c.extra["boxes"]} <= set(c.pages)
+        else:
+            assert "boxes" not in c.extra
         if "parent" in c.extra:
             parent = by_ordinal[c.extra["parent"]]
             assert parent.kind == "parent" and parent.ordinal < c.ordinal

@@ -121,7 +121,8 @@ def test_figure_chunk():
     for splitter in splitters(300, 0):
         [fig] = [c for c in splitter.split(doc) if c.kind == "figure"]
         assert fig.text == "图1 系统架构\n检索器 → 重排序 → 生成器"
-        assert fig.extra == {"caption": "图1 系统架构", "bbox": [50.0, 100.0, 400.0, 300.0], "image_sha": "f" * 64}
+        assert fig.extra == {"caption": "图1 系统架构", "bbox": [50.0, 100.0, 400.0, 300.0], "image_sha": "f" * 64,
+                             "boxes": [[3, 50.0, 100.0, 400.0, 300.0]]}
         assert (fig.page_start, fig.page_end, fig.section) == (3, 3, ("年度报告", "技术架构"))
 
 

@@ -8,6 +8,7 @@ through the strategy, which implements ``split_run``.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,10 +65,66 @@ class DocText:
         first, last = self.block_at(draft.start), self.block_at(max(draft.start, draft.end - 1))
         pages = [p for b in self.blocks[first:last + 1] for p in (b.page, b.page_end) if p is not None]
         extra = dict(draft.extra) if parent_ordinal is None else {**draft.extra, "parent": parent_ordinal}
+        if pages:
+            boxes = self.boxes(draft.start, draft.end, first, last)
+            if boxes:
+                extra["boxes"] = boxes
         text = self.draft_text(draft)
         return Chunk(text=text, doc_path=doc.path, ordinal=ordinal, char_start=draft.start, char_end=draft.end,
                      page_start=min(pages) if pages else None, page_end=max(pages) if pages else None,
                      section=self.blocks[first].section, kind=draft.kind, extra=extra)
+
+    def boxes(self, start: int, end: int, first: int, last: int) -> list[list[float]]:
+        """Where the text between ``start`` and ``end`` (in blocks ``first`` to ``last``) is on its pages:
+        ``[page, x0, top, x1, bottom]`` (PDF points, top-left origin) per line the text falls in (or per
+        block, where its lines are not known), in text order, consecutive ones merged where that keeps them
+        tight (see ``_merge``)."""
+        out: list[list[float]] = []
+        for i in range(first, last + 1):
+            block = self.blocks[i]
+            if block.page is None:
+                continue
+            base = self.starts[i]
+            lo, hi = max(start, base) - base, min(end, base + len(block.text)) - base
+            if hi <= lo:
+                continue
+            places = block.places
+            if places:
+                k = max(0, bisect.bisect_right(places, lo, key=_offset) - 1)
+                parts = [p[1:] for p in itertools.takewhile(lambda p: p[0] < hi, places[k:])] or [places[k][1:]]
+            elif block.bbox is not None:
+                parts = [(block.page, *block.bbox)]
+            else:
+                continue
+            for part in parts:
+                box = list(part)
+                if not (out and _merge(out[-1], box)):
+                    out.append(box)
+        return [[int(b[0]), *(round(v, 1) for v in b[1:])] for b in out]
+
+
+def _offset(place: tuple) -> int:
+    return place[0]
+
+
+def _merge(a: list[float], b: list[float]) -> bool:
+    """Grow box ``a`` to take in ``b`` (both ``[page, x0, top, x1, bottom]``) when the two are on one page, one
+    under the other in a column (sharing half the narrower one's width, at most one and a half of the lower
+    one's height apart) and the box around both is mostly their own area (a quarter at most blank beside them;
+    the space between lines is not counted): a paragraph's lines, lines or paragraphs one under another. Boxes
+    side by side (two columns), far apart, or a short line beside a wide one stay apart."""
+    if a[0] != b[0]:
+        return False
+    wa, ha, wb, hb = a[3] - a[1], a[4] - a[2], b[3] - b[1], b[4] - b[2]
+    if min(a[3], b[3]) - max(a[1], b[1]) < 0.5 * min(wa, wb):
+        return False
+    if max(b[2] - a[4], a[2] - b[4]) > 1.5 * min(ha, hb):
+        return False
+    width = max(a[3], b[3]) - min(a[1], b[1])
+    if width * (ha + hb) - (wa * ha + wb * hb) > 0.25 * width * (ha + hb):
+        return False
+    a[1:] = [min(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]), max(a[4], b[4])]
+    return True
 
 
 def join_blocks(doc: Document) -> DocText:

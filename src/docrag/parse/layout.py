@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, Protocol, TypeVar
 
-from docrag.parse.normalize import normalize, unwrap
+from docrag.parse.normalize import _CJK, _CJK_PUNCT, normalize, unwrap
 
 
 @dataclass(slots=True)
@@ -367,6 +367,37 @@ def _paragraph(lines: list[Line]) -> Paragraph:
     bbox = (min(ln.x0 for ln in lines), min(ln.top for ln in lines), max(ln.x1 for ln in lines),
             max(ln.bottom for ln in lines))
     return Paragraph(lines, kind, text, sizes.most_common(1)[0][0], all(ln.bold for ln in lines), bbox)
+
+
+_JOINS_CJK = re.compile(f"[{_CJK}{_CJK_PUNCT}]")  # lines ending and starting with these are joined without a space
+
+
+def line_starts(para: Paragraph) -> list[int] | None:
+    """Where each of the paragraph's lines starts in its text, or None where that cannot be told exactly.
+
+    ``_paragraph`` joins the normalised lines (``unwrap``: de-hyphenated, no space between CJK, else one
+    space); the same joins are done here line by line and checked against the paragraph's text."""
+    pieces = normalize("\n".join(ln.text for ln in para.lines)).split("\n")
+    if len(pieces) != len(para.lines):
+        return None
+    text = ""
+    starts: list[int] = []
+    for piece in pieces:
+        if starts:
+            if len(text) > 1 and text[-1] == "-" and text[-2].isascii() and text[-2].isalpha() \
+                    and piece[:1].isascii() and piece[:1].islower():
+                text = text[:-1]
+            elif not (text and piece and _JOINS_CJK.match(text[-1]) and _JOINS_CJK.match(piece[0])):
+                text += " "
+        starts.append(len(text))
+        text += piece
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    bare = _GLYPH_BULLET.sub("", text)
+    lead += len(text) - len(bare)
+    if bare != para.text:
+        return None
+    return [max(0, s - lead) for s in starts]
 
 
 # --- headings ------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from docrag.parse.layout import (
     Paragraph,
     Region,
     heading_style,
+    line_starts,
     paragraphs,
     reading_order,
     running_lines,
@@ -56,7 +57,7 @@ from docrag.parse.layout import (
     usual_line_gap,
 )
 from docrag.parse.normalize import normalize
-from docrag.types import BBox, Block, Document, Figure
+from docrag.types import BBox, Block, Document, Figure, Place
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ def ocr_lines(boxes, scale: float) -> list[Line]:
 class PdfParser(Parser):
     extensions = (".pdf",)
     file_type = "pdf"
-    version = 6
+    version = 7  # 7: blocks say where their lines (and a continued table's pages) are: chunks get boxes
 
     def parse(self, path: Path) -> Document:
         import pypdfium2 as pdfium
@@ -371,7 +372,8 @@ class PdfParser(Parser):
                     if isinstance(para, Paragraph):
                         if para.text:  # a contents page's entries look like headings but are not
                             blocks.append((Block(para.text, kind=para.kind, page=page.number + 1,
-                                                 bbox=_round(para.bbox)), None if toc else para))
+                                                 bbox=_round(para.bbox), places=_line_places(para, page.number)),
+                                           None if toc else para))
                     elif para.ref.kind == "figure":
                         block = _figure_block(para.ref, page.number)
                         if block is not None:
@@ -508,10 +510,17 @@ def _add_table(blocks: list, item: _Placed, page_number: int, last: tuple | None
             and (not item.caption or _CONTINUED.search(item.caption)) and pdf_tables.continues(last[1], item.found)):
         block = last[0]
         caption = block.table.caption
+        rows_before = len(block.table.row_sentences())  # the merged table's first rows say the same
         block.table = pdf_tables.merge(block.table, item.found.table)
         block.table.caption = block.table.caption or caption
         block.text = _table_text(block.table)
         block.page_end = page_number + 1
+        # where this page's rows start in the text (after the title lines and the rows before them)
+        offset = sum(len(line) + 1 for line in (block.table.title_lines() + block.table.row_sentences())
+                     [:len(block.table.title_lines()) + rows_before])
+        if not block.places and block.bbox is not None and block.page is not None:
+            block.places = [(0, block.page, *block.bbox)]
+        block.places.append((min(offset, len(block.text)), page_number + 1, *_round(item.bbox)))
         return block, item.found, page_number
     table = item.found.table
     table.caption = item.caption or table.caption
@@ -543,6 +552,17 @@ def _figure_block(item: _Placed, page_number: int) -> Block | None:
                     image_sha=item.sha, png=item.png)
     # kept for its image (parse.figure_images), a picture without text still needs some: chunks are made of text
     return Block(text or PICTURE_TEXT, kind="figure", page=page_number + 1, bbox=figure.bbox, figure=figure)
+
+
+def _line_places(para: Paragraph, page_number: int) -> list[Place]:
+    """Where each line of a paragraph of more than one line is in its text and on the page (none when
+    that cannot be told exactly: the paragraph's box is used then)."""
+    if len(para.lines) < 2:
+        return []
+    starts = line_starts(para)
+    if starts is None:
+        return []
+    return [(s, page_number + 1, *_round((ln.x0, ln.top, ln.x1, ln.bottom))) for s, ln in zip(starts, para.lines)]
 
 
 def _round(bbox) -> BBox:
