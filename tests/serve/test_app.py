@@ -92,6 +92,8 @@ def test_upload_ingest_search_and_ask(client, make_pdf):
     assert "330" in answer["answer"] and answer["references"]
     ref = answer["references"][0]
     assert ref["document"] == "tower.pdf" and ref["page"] == 1 and ref["positions"][0]["page"] == 1
+    x0, top, x1, bottom = ref["positions"][0]["box"]  # the passage's lines on the page, in points
+    assert 0 <= x0 < x1 <= 612 and 0 <= top < bottom <= 792
 
     chunks = client.get("/kb/kb/documents/tower.pdf/chunks").json()["chunks"]
     assert [c["ordinal"] for c in chunks] == sorted(c["ordinal"] for c in chunks)
