@@ -287,6 +287,20 @@ def test_without_keys_only_loopback_clients_are_served(tmp_path):
         assert local.get("/kb").status_code == 200
 
 
+def test_run_makes_a_new_root(tmp_path, monkeypatch):
+    """`docrag serve --root NEW` (the default root on a fresh machine, too) serves instead of failing to open
+    server.sqlite in a folder that does not exist."""
+    import uvicorn
+
+    import docrag.serve as serve
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw))
+    root = tmp_path / "new" / "root"
+    serve.run(ServerSettings(root=root, config=Config().updated(dense=False)), say=lambda line: None)
+    assert served and (root / STATE_DB).is_file()
+
+
 def test_cors_is_off_unless_origins_are_given(tmp_path):
     with TestClient(make_app(tmp_path / "a")) as c:
         assert "access-control-allow-origin" not in c.get("/health", headers={"Origin": "http://evil.test"}).headers

@@ -21,7 +21,7 @@ def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000, say
     from docrag.serve.app import STATE_DB, create_app
     from docrag.serve.state import ServerState
 
-    settings.root.mkdir(parents=True, exist_ok=True)
+    settings.root.mkdir(parents=True, exist_ok=True)  # a new root (the default one on a fresh machine) is made
     has_keys = ServerState(settings.root / STATE_DB).has_keys()
     if not has_keys and not loopback_host(host):
         raise ConfigError(f"no API keys under {settings.root}: refusing to listen on {host}; create one with "
