@@ -9,12 +9,14 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from pathlib import Path
 
 from docrag.errors import DocragError
 from docrag.ingest import FileResult
 from docrag.serve.kbs import Conflict, KnowledgeBases, NotFound
-from docrag.serve.state import UNFINISHED, Job, ServerState
+from docrag.serve.state import UNFINISHED, Job, JobFile, ServerState
 
 log = logging.getLogger(__name__)
 
@@ -92,55 +94,74 @@ class JobRunner:
             return self._queues[kb]
 
     def _work(self, kb: str, jobs: queue.Queue[str | None]) -> None:
-        while (job_id := jobs.get()) is not None:
-            job = self.state.job(job_id)
-            if job is None or job.state not in UNFINISHED:
+        later: deque[str | None] = deque()  # taken from the queue while gathering a batch, run after it
+        while (job_id := later.popleft() if later else jobs.get()) is not None:
+            batch = [job for job in [self.state.job(job_id)] if job is not None and job.state in UNFINISHED]
+            while batch and batch[0].kind == "ingest" and not later:
+                # ingest jobs queued behind this one join it: one add, so one BM25 build instead of one per upload
+                try:
+                    following = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                job = self.state.job(following) if following is not None else None
+                if job is not None and job.kind == "ingest" and job.state in UNFINISHED:
+                    batch.append(job)
+                else:
+                    later.append(following)
+            if not batch:
                 continue
             try:
-                self._run(job)
-                self._finish(job, "done")
+                self._run(batch)
+                state, error = "done", ""
             except DocragError as e:
-                self._finish(job, "failed", str(e))
-            except Exception as e:  # noqa: BLE001 - the job fails, the writer lives on; the log has the traceback
-                log.exception("job %s failed", job.id)
-                self._finish(job, "failed", f"internal error: {type(e).__name__}: {e}")
+                state, error = "failed", str(e)
+            except Exception as e:  # noqa: BLE001 - the jobs fail, the writer lives on; the log has the traceback
+                log.exception("job(s) %s failed", ", ".join(job.id for job in batch))
+                state, error = "failed", f"internal error: {type(e).__name__}: {e}"
+            for job in batch:
+                self._finish(job, state, error)
 
-    def _run(self, job: Job) -> None:
-        knowledge_base = self.kbs.get(job.kb)
-        job.state, job.started = "running", time.time()
-        self.state.update_job(job.id, state=job.state, started=job.started)
-        self._live[job.id] = job
+    def _run(self, batch: list[Job]) -> None:
+        """Run jobs of one kind (several only for ingest) as one write."""
+        knowledge_base = self.kbs.get(batch[0].kb)
+        files: dict[str, list[tuple[Job, JobFile]]] = {}  # path -> each job file it stands for
+        for job in batch:
+            job.state, job.started = "running", time.time()
+            self.state.update_job(job.id, state=job.state, started=job.started)
+            self._live[job.id] = job
+            for file in job.files:
+                if file.state == "queued":  # a resumed job skips the files it had finished
+                    files.setdefault(str(knowledge_base.files / file.name), []).append((job, file))
         self._notify()
-        todo = [f for f in job.files if f.state == "queued"]  # a resumed job skips the files it had finished
-        by_path = {str(knowledge_base.files / f.name): f for f in todo}
         saved = [0.0]
 
         def progress(stage: str, done: int, total: int) -> None:
-            job.stage, job.done, job.total = stage, done, total
             now = time.monotonic()
-            if now - saved[0] > _SAVE_EVERY or done == total:
-                saved[0] = now
-                self.state.update_job(job.id, stage=stage, done=done, total=total)
+            save = now - saved[0] > _SAVE_EVERY or done == total
+            saved[0] = now if save else saved[0]
+            for job in batch:
+                job.stage, job.done, job.total = stage, done, total
+                if save:
+                    self.state.update_job(job.id, stage=stage, done=done, total=total)
             self._notify()
 
         def on_file(result: FileResult) -> None:
-            file = by_path.get(result.path)
-            if file is not None:
+            for job, file in files.get(result.path, ()):
                 file.state, file.reason, file.chunks = result.status, result.reason, result.chunks
                 self.state.update_file(job.id, file)
-                self._notify()
+            self._notify()
 
-        if job.kind == "ingest":
-            knowledge_base.index.add(list(by_path), progress=progress, on_file=on_file)
+        if batch[0].kind == "ingest":
+            knowledge_base.index.add(list(files), progress=progress, on_file=on_file)
         else:
-            removed = set(knowledge_base.index.remove(list(by_path)))
-            for path, file in by_path.items():
-                (knowledge_base.files / file.name).unlink(missing_ok=True)
+            removed = set(knowledge_base.index.remove(list(files)))
+            for path in files:
+                Path(path).unlink(missing_ok=True)
                 on_file(FileResult(path, "removed" if path in removed else "skipped",
                                    "" if path in removed else "was not indexed"))
-        for file in todo:  # what the ingest never reported (it stopped early) is not left "queued"
-            if file.state == "queued":
-                on_file(FileResult(str(knowledge_base.files / file.name), "failed", "not processed"))
+        for path, owners in files.items():  # what the ingest never reported (it stopped early) is not left queued
+            if any(file.state == "queued" for _, file in owners):
+                on_file(FileResult(path, "failed", "not processed"))
 
     def _finish(self, job: Job, state: str, error: str = "") -> None:
         job.state, job.finished, job.error = state, time.time(), error
