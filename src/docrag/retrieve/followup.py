@@ -8,11 +8,15 @@ searching, such a question is rewritten into one that stands alone:
   (``PROMPT``); what it writes is used unless it is empty, very long or the call fails, when the rules below are
   used instead;
 - without one (extractive mode), by rules. The previous question's *subject* (the document entity the router
-  finds in it, such as ``3M`` or ``江苏爱康太阳能``; else a proper name: a person or place, a 《title》, a name in
-  capitals) and its *period* (years, FY2018) are carried into the follow-up when it lacks them: a pronoun (它, 其,
-  该公司, it, its, the company) is replaced by the subject, else the subject is added; a missing year is added.
+  finds in it, such as ``3M`` or ``江苏爱康太阳能``) and its *period* (years, FY2018) are carried into the
+  follow-up when it lacks them: a pronoun (它, 其, 该公司, it, its, the company) is replaced by the subject, else
+  the subject is added; a missing year is added.
   A follow-up with no content words of its own ("and in 2022?", "那国电电力呢？", "What about Boeing?") is the
   previous question with its period or subject swapped for the follow-up's.
+
+Without a document entity in the previous question (a corpus whose file names name nothing), its subject is its
+《title》 or the noun phrase it starts with ("魏玩的字是什么？" is about 魏玩), and only a follow-up with a pronoun
+(它, 他, 其, it, its) takes it.
 
 A question that names its own subject (and is more than a subject and a period), or that is long and carries no
 pronoun or ellipsis cue, is left unchanged: a wrong rewrite costs more than a missed one.
@@ -65,7 +69,7 @@ _NOT_NAMES = {"what", "which", "who", "when", "where", "why", "how", "is", "are"
               "based", "using", "among", "considering", "we", "i", "you", "it", "its", "they", "their", "that",
               "this", "these", "those", "fy", "usd", "eur", "gbp", "rmb", "cny", "q1", "q2", "q3", "q4", "h1", "h2",
               "ok", "also", "then", "about", "same", "net", "total", "gaap", "non", "yes", "no"}
-_PROPER_TAGS = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}  # jieba's person, place, organisation, other proper name
+_MAX_TOPIC = 10  # characters: a longer leading phrase is a question, not a name
 _SQUASHED = set(" \t\n-_'’.,")  # what DocRouter.named removes before matching
 _MIN_LONG = 6  # content words from which a question with no cue is taken as standalone
 _QUESTION_END = re.compile(r"[?？]")
@@ -112,26 +116,25 @@ class FollowUp:
         self.router, self.analyzer, self.llm, self.decoding = router, analyzer, llm, decoding
 
     # --- the question's parts -----------------------------------------------------------------
-    def subjects(self, question: str) -> list[str]:
-        """What a question names, as written: the document entities the router finds (else proper names)."""
+    def routed(self, question: str) -> list[str]:
+        """The document entities the router finds in a question, as written there (longest first)."""
         found: list[str] = []
         if self.router is not None:
             for term in sorted(self.router.named(question), key=len, reverse=True):
                 span = _surface(question, term)
                 if span and not any(span in s for s in found):
                     found.append(span)
-        if found:
-            return found
-        return _proper_names(question)
+        return found
+
+    def subjects(self, question: str) -> list[str]:
+        """What a question names, as written: the document entities the router finds, else proper names."""
+        return self.routed(question) or _topics(question)
 
     def content_words(self, question: str, subjects: list[str]) -> list[str]:
         """The analyzer's terms of a question less its subjects, periods and filler words."""
         drop = {t for s in subjects for t in self.analyzer.tokenize(s)} | _PERIOD_WORDS | _FILLER
         return [t for t in self.analyzer.tokenize(_YEAR_TEXT.sub(" ", question))
                 if t not in drop and not t.isdigit() and not _PERIOD.match(t)]
-
-    def context(self, question: str) -> _Context:
-        return _Context(self.subjects(question), _years(question))
 
     # --- rules --------------------------------------------------------------------------------
     def rewrite(self, question: str, history: list[str]) -> str:
@@ -144,14 +147,20 @@ class FollowUp:
         return self._rewrite_one(question, previous) if previous else question
 
     def _rewrite_one(self, question: str, previous: str) -> str:
-        before = self.context(previous)
+        routed = self.routed(previous)
+        before = _Context(routed or _topics(previous), _years(previous))
         if not before.subjects and not before.years:
             return question
-        own = self.context(question)
+        # about documents the router knows, the follow-up's own subject is judged by the router alone (a capitalised
+        # word such as "PP&E" is no company); else by its topic, and only a pronoun makes it lean on the previous one
+        own = _Context(self.routed(question) if routed else _topics(question), _years(question))
         content = self.content_words(question, own.subjects)
         if not content and (own.subjects or own.years):  # "and in 2022?", "那国电电力呢？": the previous question,
             return _swap(previous, before, own)             # about this period or subject
-        if own.subjects:  # it names its own subject: standalone
+        if not routed:
+            pronoun = any(p.search(question) for p, _ in (*_PRONOUNS_ZH, *_PRONOUNS_EN))
+            return _carry(question, before, own, language(question)) if pronoun and before.subjects else question
+        if own.subjects:  # it names its own company: standalone
             return question
         cue = _CUE_ZH.search(question) or _CUE_EN.search(question)
         if not cue and len(content) >= _MIN_LONG:
@@ -241,12 +250,15 @@ def _surface(question: str, term: str) -> str | None:
     return best if best and (best_len == len(term) or best_len >= 2) else None
 
 
-def _proper_names(question: str) -> list[str]:
-    """Names a question holds without a router: 《titles》, people, places and organisations (jieba's tags), and
-    capitalised words not at the start of the question."""
+def _topics(question: str) -> list[str]:
+    """What a question is about when the router names nothing: its 《titles》, the noun phrase it starts with
+    (Chinese: "尤金袋鼠分布在哪些地区" is about 尤金袋鼠, "魏玩的字是什么" about 魏玩), and capitalised words not at
+    its start (English)."""
     names = [m.group() for m in _TITLE.finditer(question)]
     rest = _TITLE.sub(" ", question)
-    names += [w for w, tag in rjieba.tag(rest) if tag in _PROPER_TAGS and len(w) >= 2 and _CJK.search(w)]
+    lead = _leading_phrase(rest.strip())
+    if lead:
+        names.append(lead)
     for m in _CAPITALIZED.finditer(rest):
         words = [w for w in m.group().split()
                  if w.lower().strip("'s") not in _NOT_NAMES and not _PERIOD.match(w.lower())
@@ -255,6 +267,23 @@ def _proper_names(question: str) -> list[str]:
         if words and not (at_start and len(words) == 1 and words[0] == m.group()):
             names.append(" ".join(words))
     return list(dict.fromkeys(names))
+
+
+def _leading_phrase(question: str) -> str:
+    """The Chinese noun phrase a question starts with: the words before its first "的" (when few), else its first
+    nouns (jieba's tags); "" when it starts otherwise (什么是..., 在中国...) or with a pronoun."""
+    if not _CJK.match(question):
+        return ""
+    words = [(w, tag) for w, tag in rjieba.tag(question)]
+    phrase = ""
+    for i, (w, tag) in enumerate(words):
+        if w == "的" and i:
+            return phrase if len(phrase) <= _MAX_TOPIC else ""
+        if tag in ("r", "p", "x", "v", "d", "c", "u", "uj", "t", "m", "mq", "y", "b") and not (
+                i + 1 < len(words) and words[i + 1][0] == "的" and tag not in ("r", "x", "p")):
+            break
+        phrase += w
+    return phrase if 2 <= len(phrase) <= _MAX_TOPIC and _CJK.search(phrase) else ""
 
 
 def _swap(previous: str, before: _Context, own: _Context) -> str:
