@@ -57,7 +57,8 @@ _CUE_EN = re.compile(r"\b(?:it|its|they|their|them|he|his|she|the (?:same )?(?:c
                      r"|^\s*(?:and|what about|how about|also|then)\b", re.I)
 # pronouns the subject replaces: (pattern, replacement built from the subject)
 _PRONOUNS_ZH = [(re.compile(r"该(?:公司|企业|集团|机构)|这家公司|此公司|那家公司"), "{s}"),
-                (re.compile(r"它们的|它的|他们的|他的|她们的|她的"), "{s}的"), (re.compile(_ITS_ZH), "{s}的"),
+                (re.compile(r"它们的|它的|(?<!其)他们的|(?<!其)他的|她们的|她的"), "{s}的"),
+                (re.compile(_ITS_ZH), "{s}的"),
                 (re.compile(r"它们|它|(?<!其)他们|(?<!其)他(?!人)|她们|她"), "{s}")]
 _PRONOUNS_EN = [(re.compile(r"\bthe (?:company|firm)'s\b|\bits\b|\btheir\b|\bhis\b", re.I), "{s}'s"),
                 (re.compile(r"\bthe (?:company|firm)\b|\bit\b|\bthem\b|\bthey\b|\bhe\b|\bshe\b", re.I), "{s}")]
@@ -69,7 +70,12 @@ _NOT_NAMES = {"what", "which", "who", "when", "where", "why", "how", "is", "are"
               "based", "using", "among", "considering", "we", "i", "you", "it", "its", "they", "their", "that",
               "this", "these", "those", "fy", "usd", "eur", "gbp", "rmb", "cny", "q1", "q2", "q3", "q4", "h1", "h2",
               "ok", "also", "then", "about", "same", "net", "total", "gaap", "non", "yes", "no"}
-_MAX_TOPIC = 10  # characters: a longer leading phrase is a question, not a name
+# the phrase a Chinese question starts with ends at its first function or question word
+_LEADING = re.compile(r"^(.{2,16}?)(?:的|是|在|位于|于|有哪|有多|有什么|有几|为|被|又名|又称|也叫|也称|分布|因|何|"
+                      r"什么|哪|如何|怎|多少|几|现在|主要|指|属于|获得|出生|成立|创建|建于|由|不|可以|曾|最)")
+_WHAT_IS = re.compile(r"^(?:什么是|何为|何谓|为什么|为何)(.{2,16}?)(?:[？?]*$|是|的|不|会|能|要)")
+_LEAD_SKIP = re.compile(r"^(?:(?:19|20)\d\d年[^，,]{0,6}[，,]|在[^，,]{1,8}[，,]|当)")
+_PROPER_TAGS = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}  # jieba's person, place, organisation, other proper name
 _SQUASHED = set(" \t\n-_'’.,")  # what DocRouter.named removes before matching
 _MIN_LONG = 6  # content words from which a question with no cue is taken as standalone
 _QUESTION_END = re.compile(r"[?？]")
@@ -155,11 +161,13 @@ class FollowUp:
         # word such as "PP&E" is no company); else by its topic, and only a pronoun makes it lean on the previous one
         own = _Context(self.routed(question) if routed else _topics(question), _years(question))
         content = self.content_words(question, own.subjects)
+        if not routed:
+            if not content and own.years and not own.subjects:  # "那2020年呢？"
+                return _swap(previous, before, own)
+            return _carry(question, before, own, language(question)) if self._leans(question) and before.subjects \
+                else question
         if not content and (own.subjects or own.years):  # "and in 2022?", "那国电电力呢？": the previous question,
             return _swap(previous, before, own)             # about this period or subject
-        if not routed:
-            pronoun = any(p.search(question) for p, _ in (*_PRONOUNS_ZH, *_PRONOUNS_EN))
-            return _carry(question, before, own, language(question)) if pronoun and before.subjects else question
         if own.subjects:  # it names its own company: standalone
             return question
         cue = _CUE_ZH.search(question) or _CUE_EN.search(question)
@@ -168,6 +176,18 @@ class FollowUp:
         if not content:  # "Why?", "为什么？": nothing to fill in, ask it of the previous question
             return f"{previous} {question}"
         return _carry(question, before, own, language(question))
+
+    @staticmethod
+    def _leans(question: str) -> bool:
+        """Whether a question has a pronoun that names nothing before it in the question ("它的面积有多大？", not
+        "当马来穿山甲感到威胁时，它们会如何做？")."""
+        for pattern, _ in (*_PRONOUNS_ZH, *_PRONOUNS_EN):
+            m = pattern.search(question)
+            if m:
+                before = question[:m.start()]
+                named = any(tag in _PROPER_TAGS and len(w) >= 2 for w, tag in rjieba.tag(before))
+                return not (named or _topics(before))
+        return False
 
     # --- with an LLM --------------------------------------------------------------------------
     def standalone(self, question: str, history: list[str]) -> str:
@@ -270,20 +290,15 @@ def _topics(question: str) -> list[str]:
 
 
 def _leading_phrase(question: str) -> str:
-    """The Chinese noun phrase a question starts with: the words before its first "的" (when few), else its first
-    nouns (jieba's tags); "" when it starts otherwise (什么是..., 在中国...) or with a pronoun."""
-    if not _CJK.match(question):
+    """The Chinese noun phrase a question starts with: what comes before its first function word or question word
+    ("尤金袋鼠分布在哪些地区" -> 尤金袋鼠, "魏玩的字是什么" -> 魏玩, "什么是梧桐树协议" -> 梧桐树协议; a leading
+    "2007年，" or "在中国，" skipped); "" when there is none or it holds a pronoun."""
+    q = _LEAD_SKIP.sub("", question.strip())
+    m = _WHAT_IS.match(q) or _LEADING.match(q)
+    phrase = m.group(1).strip("“”\"「」『』 ") if m else ""
+    if len(phrase) < 2 or not _CJK.search(phrase) or any(p.search(phrase) for p, _ in _PRONOUNS_ZH):
         return ""
-    words = [(w, tag) for w, tag in rjieba.tag(question)]
-    phrase = ""
-    for i, (w, tag) in enumerate(words):
-        if w == "的" and i:
-            return phrase if len(phrase) <= _MAX_TOPIC else ""
-        if tag in ("r", "p", "x", "v", "d", "c", "u", "uj", "t", "m", "mq", "y", "b") and not (
-                i + 1 < len(words) and words[i + 1][0] == "的" and tag not in ("r", "x", "p")):
-            break
-        phrase += w
-    return phrase if 2 <= len(phrase) <= _MAX_TOPIC and _CJK.search(phrase) else ""
+    return phrase
 
 
 def _swap(previous: str, before: _Context, own: _Context) -> str:
