@@ -46,6 +46,9 @@ def test_chinese_follow_ups_get_the_company_and_year(history, question, expected
      "What were Best Buy's inventories in FY2019? Answer in USD millions."),
     ("Which region did best for MGM in 2022?", "How much cash did it generate?",
      "How much cash did MGM generate in 2022?"),
+    # the first pronoun takes the company
+    ("Has 3M's capex grown since FY2018?", "Has it increased its debt since FY2018?",
+     "Has 3M increased its debt since FY2018?"),
 ])
 def test_english_follow_ups_get_the_company_and_year(history, question, expected):
     assert rewrite(question, history) == expected

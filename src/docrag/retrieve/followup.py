@@ -344,17 +344,15 @@ def _carry(question: str, before: _Context, own: _Context, lang: str) -> str:
     if lang == "zh":
         if year and not _CJK.search(year):
             year = f"{year}年" if year.isdigit() else year
-        if subject:
-            for pattern, form in _PRONOUNS_ZH:
-                if pattern.search(question):
-                    return pattern.sub(form.format(s=subject + year), question, count=1)
+        found = _first_pronoun(question, _PRONOUNS_ZH) if subject else None
+        if found:
+            m, form = found
+            return question[:m.start()] + form.format(s=subject + year) + question[m.end():]
         return subject + year + question.lstrip()
-    if subject:
-        for pattern, form in _PRONOUNS_EN:
-            if pattern.search(question):
-                question = pattern.sub(form.format(s=subject), question, count=1)
-                subject = ""
-                break
+    found = _first_pronoun(question, _PRONOUNS_EN) if subject else None
+    if found:  # the first pronoun: "Has it increased its debt?" -> "Has Microsoft increased its debt?"
+        m, form = found
+        question, subject = question[:m.start()] + form.format(s=subject) + question[m.end():], ""
     extra = " ".join(p for p in (f"for {subject}" if subject else "", f"in {year}" if year else "") if p)
     if not extra:
         return question
@@ -363,3 +361,12 @@ def _carry(question: str, before: _Context, own: _Context, lang: str) -> str:
         return f"{question.rstrip().rstrip('.')} {extra}"
     head = question[:end.start()].rstrip()
     return f"{head} {extra}{question[end.start():]}"
+
+
+def _first_pronoun(question: str, pronouns: list[tuple[re.Pattern, str]]) -> tuple[re.Match, str] | None:
+    """The pronoun that comes first in the question (at one place, the first pattern's: 它的 before 它)."""
+    found = [(m.start(), i, m, form) for i, (pattern, form) in enumerate(pronouns) if (m := pattern.search(question))]
+    if not found:
+        return None
+    _, _, m, form = min(found, key=lambda f: (f[0], f[1]))
+    return m, form
