@@ -80,7 +80,7 @@ _SQUASHED = set(" \t\n-_'’.,")  # what DocRouter.named removes before matching
 _MIN_LONG = 6  # content words from which a question with no cue is taken as standalone
 _QUESTION_END = re.compile(r"[?？]")
 
-PROMPT_VERSION = 1
+PROMPT_VERSION = 1  # bump when the wording of PROMPT or USER changes
 PROMPT = {
     "zh": ("你负责把多轮对话中的追问改写成一个独立的问题，供文档检索使用。\n"
            "规则：\n1. 补全追问省略或用代词（它、其、该公司、那……呢）指代的公司、产品、年份和指标，"
@@ -133,7 +133,8 @@ class FollowUp:
         return found
 
     def subjects(self, question: str) -> list[str]:
-        """What a question names, as written: the document entities the router finds, else proper names."""
+        """What a question names, as written: the document entities the router finds, else its topic (《title》,
+        leading noun phrase, capitalised names)."""
         return self.routed(question) or _topics(question)
 
     def content_words(self, question: str, subjects: list[str]) -> list[str]:
@@ -181,13 +182,12 @@ class FollowUp:
     def _leans(question: str) -> bool:
         """Whether a question has a pronoun that names nothing before it in the question ("它的面积有多大？", not
         "当马来穿山甲感到威胁时，它们会如何做？")."""
-        for pattern, _ in (*_PRONOUNS_ZH, *_PRONOUNS_EN):
-            m = pattern.search(question)
-            if m:
-                before = question[:m.start()]
-                named = any(tag in _PROPER_TAGS and len(w) >= 2 for w, tag in rjieba.tag(before))
-                return not (named or _topics(before))
-        return False
+        found = _first_pronoun(question, [*_PRONOUNS_ZH, *_PRONOUNS_EN])
+        if found is None:
+            return False
+        before = question[:found[0].start()]
+        named = any(tag in _PROPER_TAGS and len(w) >= 2 for w, tag in rjieba.tag(before))
+        return not (named or _topics(before))
 
     # --- with an LLM --------------------------------------------------------------------------
     def standalone(self, question: str, history: list[str]) -> str:
@@ -196,17 +196,14 @@ class FollowUp:
         history = [h for h in history if h.strip()]
         if not history or not question.strip():
             return question
-        ruled = self.rewrite(question, history)
         if self.llm is None:
-            return ruled
+            return self.rewrite(question, history)
         try:
             written = self.ask_llm(question, history)
         except Exception as e:  # noqa: BLE001 - any backend failure: the rules answer instead
             log.warning("follow-up rewrite by %s failed (%s); using the rules", self.llm.name, e)
-            return ruled
-        if written is None:
-            return ruled
-        return written
+            written = None
+        return self.rewrite(question, history) if written is None else written
 
     def messages(self, question: str, history: list[str]) -> list[Message]:
         lang = language(question)
