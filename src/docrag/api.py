@@ -29,6 +29,7 @@ from docrag.models.llm import LLM, OnToken
 from docrag.models.rerank import Reranker
 from docrag.parse import FILE_TYPES
 from docrag.resources import DB_NAME, Resources
+from docrag.retrieve.followup import standalone_question
 from docrag.retrieve.searcher import Searcher
 from docrag.types import Answer, Filter, Hit, Progress
 
@@ -133,6 +134,13 @@ class Index:
         """Answer from given hits (e.g. to reuse one search for both retrieval and answer scoring)."""
         return self.answerer.answer(question, hits, llm=llm, decoding=decoding, prefix_cache=prefix_cache,
                                     on_token=on_token)
+
+    def standalone(self, question: str, history: list[str], llm: str | LLM | None = None) -> str:
+        """A follow-up question rewritten to stand alone, given the earlier user questions (oldest first): by the
+        LLM (``llm`` as in ``ask``; default config ``generate.llm``) or, extractive, by carrying the previous
+        question's company and year into it. A question that stands alone comes back unchanged."""
+        model = llm if isinstance(llm, LLM) else self.answerer.llm(llm)
+        return standalone_question(question, history, self.resources.router(), self.resources.analyzer, model)
 
     def info(self) -> dict:
         counts = self.store.counts()
