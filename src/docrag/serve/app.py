@@ -382,6 +382,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         from docrag.serve.pages import render_page
         return Response(render_page(server.kb(request, kb).file(name), page, scale), media_type="image/png")
 
+    @app.get("/kb/{kb}/documents/{name}/pages/{page}/boxes", tags=["documents"])
+    def page_boxes(kb: str, name: str, page: int, text: str, request: Request):
+        """Where ``text`` (a cited quote) is on the page: boxes in PDF points from the page's top left, one per
+        line; empty when it is not found. The web page highlights passages the index keeps without boxes."""
+        from docrag.serve.pages import find_boxes
+        return {"page": page, "boxes": find_boxes(server.kb(request, kb).file(name), page, text)}
+
     @app.get("/kb/{kb}/jobs", tags=["jobs"])
     def list_jobs(kb: str, request: Request):
         server.kb(request, kb)
