@@ -41,6 +41,7 @@ const STRINGS = {
 };
 const FILE_OK = new Set(["added", "updated", "unchanged", "removed"]);
 const SCALE = 1.5;  // page images: pixels per PDF point
+const QUOTE_CHARS = 500;  // of a quote looked for on its page (it goes in the URL)
 
 const $ = (sel) => document.querySelector(sel);
 const S = {
@@ -339,7 +340,7 @@ async function openCitation(ref, kb) {
     for (const page of pages.slice(0, 3)) {
       let boxes = ref.positions.filter((p) => p.page === page && p.box).map((p) => p.box);
       if (!boxed && ref.quote) {  // the index kept no boxes for this passage: find the quote on the page
-        boxes = (await getJson(`kb/${enc(kb)}/documents/${enc(ref.document)}/pages/${page}/boxes?text=${enc(ref.quote)}`)).boxes;
+        boxes = (await getJson(`kb/${enc(kb)}/documents/${enc(ref.document)}/pages/${page}/boxes?text=${enc(ref.quote.slice(0, QUOTE_CHARS))}`)).boxes;
       }
       body.append(await pageView(kb, ref.document, page, boxes));
       if (!boxes.length) body.append(el("p", { class: "muted" }, t("notFoundOnPage")));
@@ -414,10 +415,11 @@ function saveSettings() {
   S.settings = { mode: $("#set-mode").value, k: $("#set-k").value, llm: $("#set-llm").value, rerank: $("#set-rerank").value };
   localStorage.setItem("docrag.settings", JSON.stringify(S.settings));
   const key = $("#set-key").value.trim();
+  if (key === (localStorage.getItem("docrag.key") || "")) return;
   if (key) localStorage.setItem("docrag.key", key);
   else localStorage.removeItem("docrag.key");
   $("#error").hidden = true;
-  loadKbs().catch(showError);
+  loadKbs().catch(showError);  // what the new key may see
 }
 
 // --- wiring ----------------------------------------------------------------------------------------------------
