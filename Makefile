@@ -10,7 +10,7 @@ NOTO   := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 # CPU build of torch (a local wheel on our machines); the tests of the local-model backends need it
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-fast typecheck fonts bench clean
+.PHONY: demo test test-fast typecheck fonts browser bench clean
 
 # the demo needs no C compiler: the [dev] extra (hnswlib builds from source) waits for the tests
 $(STAMP): pyproject.toml
@@ -36,7 +36,16 @@ fonts:
 	     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; } \
 	|| echo "no CJK font (apt-get install fonts-noto-cjk): the tests that need one are skipped"
 
-test: $(TEST_STAMP) typecheck fonts
+# the web page's end-to-end test drives headless Chromium: without Debian's chromium and chromium-driver it is
+# skipped, so install them where we can (root with apt-get)
+browser:
+	@{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } \
+	|| { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+	     >/dev/null; } \
+	|| echo "no headless Chromium (apt-get install chromium chromium-driver): the web page's test is skipped"
+
+test: $(TEST_STAMP) typecheck fonts browser
 	$(PY) -m pytest -q
 
 # mypy over src/ (settings in pyproject.toml)

@@ -131,7 +131,11 @@ class Server:
         raise Denied(400, f"LLM {spec!r} is not offered by this server (offered: {offered})")
 
     def standalone(self, kb: KnowledgeBase, question: str, history: list[str], llm: str | None) -> str:
-        return kb.index.standalone(question, history, llm=llm) if history else question
+        """The question a follow-up is searched and answered as. ``docrag.Index`` has no LLM rewrite of follow-ups
+        (this called a missing ``Index.standalone``, so any request with a history failed): until it has one, the
+        previous question is prepended, as the evaluation runner does for multi-turn questions."""
+        previous = [h for h in history if h.strip()]
+        return f"{previous[-1].strip()} {question}" if previous else question
 
     def ask(self, kb: KnowledgeBase, body: AskRequest, question: str, on_token=None) -> Answer:
         files = str(kb.files)
@@ -381,6 +385,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def page_image(kb: str, name: str, page: int, request: Request, scale: float = 1.5):
         from docrag.serve.pages import render_page
         return Response(render_page(server.kb(request, kb).file(name), page, scale), media_type="image/png")
+
+    @app.get("/kb/{kb}/documents/{name}/pages/{page}/boxes", tags=["documents"])
+    def page_boxes(kb: str, name: str, page: int, text: str, request: Request):
+        """Where ``text`` (a cited quote) is on the page: boxes in PDF points from the page's top left, one per
+        line; empty when it is not found. The web page highlights passages the index keeps without boxes."""
+        from docrag.serve.pages import find_boxes
+        return {"page": page, "boxes": find_boxes(server.kb(request, kb).file(name), page, text)}
 
     @app.get("/kb/{kb}/jobs", tags=["jobs"])
     def list_jobs(kb: str, request: Request):

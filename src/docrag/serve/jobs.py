@@ -62,16 +62,21 @@ class JobRunner:
         (a stream sends a comment then, so proxies keep it open)."""
         last = None
         while True:
-            job = self.job(job_id)
-            snapshot = (job.state, job.stage, job.done, job.total, [(f.state, f.chunks) for f in job.files])
+            # read and wait under the condition's lock, so that a change made between the two is not missed; and
+            # judge the job by what was read, since a running job is a live object the writer goes on changing
+            # (its end was never sent when it came while the stream's reader had the previous change)
+            with self._changed:
+                job = self.job(job_id)
+                snapshot = (job.state, job.stage, job.done, job.total, [(f.state, f.chunks) for f in job.files])
+                unfinished = job.state in UNFINISHED
+                woke = snapshot != last or not unfinished or self._changed.wait(keepalive)
             if snapshot != last:
                 last = snapshot
                 yield job
-            if job.state not in UNFINISHED:
+            elif not woke:
+                yield None
+            if not unfinished:
                 return
-            with self._changed:
-                if not self._changed.wait(keepalive):
-                    yield None
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the writer threads after their current job (an unfinished one runs again at the next start)."""
