@@ -131,11 +131,10 @@ class Server:
         raise Denied(400, f"LLM {spec!r} is not offered by this server (offered: {offered})")
 
     def standalone(self, kb: KnowledgeBase, question: str, history: list[str], llm: str | None) -> str:
-        """The question a follow-up is searched and answered as. ``docrag.Index`` has no LLM rewrite of follow-ups
-        (this called a missing ``Index.standalone``, so any request with a history failed): until it has one, the
-        previous question is prepended, as the evaluation runner does for multi-turn questions."""
-        previous = [h for h in history if h.strip()]
-        return f"{previous[-1].strip()} {question}" if previous else question
+        """The question a follow-up is searched and answered as: made standalone from the conversation's earlier
+        questions (by the LLM when one answers, else by carrying the previous question's company, year or subject)."""
+        history = [h for h in history if h.strip()]
+        return kb.index.standalone(question, history, llm=llm) if history else question
 
     def ask(self, kb: KnowledgeBase, body: AskRequest, question: str, on_token=None) -> Answer:
         files = str(kb.files)
