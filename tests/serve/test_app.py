@@ -315,3 +315,19 @@ def test_uploads_over_the_limit_are_refused(tmp_path):
         r = c.post("/kb/kb/documents", files=[("files", ("big.txt", b"a" * (2 << 20)))])
         assert r.status_code == 413 and "1 MiB" in r.json()["error"]["message"]
         assert list(c.app.state.server.kbs.get("kb").files.iterdir()) == []
+
+
+def test_a_follow_up_is_made_standalone_from_the_conversation(client):
+    client.post("/kb", json={"name": "kb"})
+    upload(client, "kb", [("贵州茅台.txt", MOUTAI.encode()), ("tower.txt", ENGLISH.encode())])
+    first = "贵州茅台2021年的营业收入是多少？"
+    answer = client.post("/kb/kb/ask", json={"question": "它的总部在哪里？", "history": [first]}).json()
+    assert "贵州茅台" in answer["standalone_question"] and answer["question"] == answer["standalone_question"]
+    assert answer["references"][0]["document"] == "贵州茅台.txt"
+    # the same through the chat API: earlier user messages are the history
+    reply = client.post("/v1/chat/completions", json={"model": "kb", "references": True, "messages": [
+        {"role": "user", "content": first}, {"role": "assistant", "content": "1094亿元 [1]"},
+        {"role": "user", "content": "它的总部在哪里？"}]}).json()
+    assert reply["choices"][0]["message"]["references"][0]["document"] == "贵州茅台.txt"
+    alone = client.post("/kb/kb/ask", json={"question": "How tall is the Eiffel Tower?", "history": [first]}).json()
+    assert alone["standalone_question"] == "How tall is the Eiffel Tower?"  # a question that stands alone stays

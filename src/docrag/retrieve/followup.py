@@ -350,14 +350,19 @@ def _carry(question: str, before: _Context, own: _Context, lang: str) -> str:
     if found:  # the first pronoun: "Has it increased its debt?" -> "Has Microsoft increased its debt?"
         m, form = found
         question, subject = question[:m.start()] + form.format(s=subject) + question[m.end():], ""
-    extra = " ".join(p for p in (f"for {subject}" if subject else "", f"in {year}" if year else "") if p)
-    if not extra:
+    if not (subject or year):
         return question
     end = _QUESTION_END.search(question)
-    if end is None:
-        return f"{question.rstrip().rstrip('.')} {extra}"
-    head = question[:end.start()].rstrip()
-    return f"{head} {extra}{question[end.start():]}"
+    head, tail = (question.rstrip().rstrip("."), "") if end is None else (question[:end.start()].rstrip(),
+                                                                          question[end.start():])
+    if _ENDS_WITH_PREPOSITION.search(head):  # "what did it sell for?": "for for Longjing" would read badly
+        extra = f"({', '.join(p for p in (subject, year) if p)})"
+    else:
+        extra = " ".join(p for p in (f"for {subject}" if subject else "", f"in {year}" if year else "") if p)
+    return f"{head} {extra}{tail}"
+
+
+_ENDS_WITH_PREPOSITION = re.compile(r"\b(?:for|of|in|on|at|to|about|from|with|by)$", re.I)
 
 
 def _first_pronoun(question: str, pronouns: list[tuple[re.Pattern, str]]) -> tuple[re.Match, str] | None:
