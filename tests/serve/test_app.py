@@ -10,11 +10,14 @@ import time
 import zipfile
 
 import pytest
-from fastapi.testclient import TestClient
 
-from docrag.config import Config
-from docrag.serve.app import STATE_DB, ServerSettings, create_app
-from docrag.serve.state import ServerState
+pytest.importorskip("fastapi", reason="the server needs docrag[serve]")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from docrag.config import Config  # noqa: E402
+from docrag.serve.app import STATE_DB, ServerSettings, create_app  # noqa: E402
+from docrag.serve.state import ServerState  # noqa: E402
 
 MOUTAI = "贵州茅台2021年营业收入为1094亿元，同比增长11.7%。公司总部位于贵州省仁怀市茅台镇。"
 ENGLISH = "The Eiffel Tower was completed in 1889 and is 330 metres tall. It stands in Paris."

@@ -8,9 +8,12 @@ import sys
 import time
 
 import httpx
+import pytest
 
-from docrag.serve.state import ServerState
-from tests.test_cli import docrag  # noqa: F401 - the same subprocess helper as the other CLI tests
+pytest.importorskip("fastapi", reason="the server needs docrag[serve]")
+
+from docrag.serve.state import ServerState  # noqa: E402
+from tests.test_cli import docrag  # noqa: E402, F401 - the same subprocess helper as the other CLI tests
 
 
 def test_keys_are_created_listed_and_revoked(tmp_path):

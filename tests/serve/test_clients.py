@@ -7,8 +7,10 @@ import pytest
 import docrag
 from docrag.errors import BackendError
 
+pytest.importorskip("fastapi", reason="the server needs docrag[serve]")
 openai = pytest.importorskip("openai", reason="the openai client is a dev dependency")
-pytest_plugins = ["fake_openai"]  # the fake_openai fixture: an LLM server behind the knowledge base
+# live servers (tests/live_server.py), and the fake_openai fixture: an LLM server behind a knowledge base
+pytest_plugins = ["live_server", "fake_openai"]
 
 MOUTAI = "贵州茅台2021年营业收入为1094亿元，同比增长11.7%。公司总部位于贵州省仁怀市茅台镇。"
 ENGLISH = "The Eiffel Tower was completed in 1889 and is 330 metres tall. It stands in Paris."

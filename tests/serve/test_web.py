@@ -14,7 +14,9 @@ import pytest
 
 from docrag.serve.state import ServerState
 
+pytest.importorskip("fastapi", reason="the server needs docrag[serve]")
 pytest.importorskip("selenium", reason="the web page's test drives Chromium with selenium (docrag[dev])")
+pytest_plugins = ["live_server"]  # live servers: tests/live_server.py
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException  # noqa: E402

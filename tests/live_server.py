@@ -1,5 +1,6 @@
 """A docrag server on loopback, in a thread of the test process, for clients that speak real HTTP (the openai
-client, the web page in Chromium)."""
+client, the web page in Chromium). A plugin (``pytest_plugins = ["live_server"]``), not a conftest: a second
+conftest module would shadow the top one's helpers that tests import as ``conftest``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 
-pytest.importorskip("fastapi", reason="the server needs docrag[serve]")
-
-import uvicorn  # noqa: E402
-
-from docrag.config import Config  # noqa: E402
-from docrag.serve.app import ServerSettings, create_app  # noqa: E402
+from docrag.config import Config
+from docrag.serve.app import ServerSettings, create_app
 
 
 @dataclass
