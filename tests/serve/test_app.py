@@ -224,6 +224,7 @@ def test_searches_go_on_while_an_ingest_job_runs(client):
         hits = client.post("/kb/kb/search", json={"query": "茅台营业收入"}).json()["hits"]
         assert hits[0]["document"] == "maotai.txt"  # the committed state answers while the writer works
         assert client.delete("/kb/kb").status_code == 409  # not while its job runs
+        assert client.patch("/kb/kb", json={"settings": {"chunk.size": 100}}).status_code == 409
     finally:
         release.set()
     job = wait_job(client, r.json())

@@ -299,6 +299,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.patch("/kb/{kb}", tags=["knowledge bases"])
     def update_kb(kb: str, body: UpdateKB, request: Request):
         server.require(request, kb, "write")
+        server.kbs.get(kb)
+        server.jobs.check_idle(kb)  # a job half under the old settings and half under the new would mix them
         return server.kbs.update(kb, body.settings).summary()
 
     @app.delete("/kb/{kb}", status_code=204, tags=["knowledge bases"])
