@@ -93,7 +93,7 @@ class Server:
         else anything."""
         if not self.state.has_keys():
             host = request.client.host if request.client else ""
-            if not _loopback(host):
+            if not is_loopback(host):
                 raise Denied(403, "this server has no API keys, so it answers only this machine; create one with "
                                   "`docrag keys create --admin`")
             return None
@@ -150,7 +150,8 @@ def _rerank(flag: bool | None) -> str | None:
     return "none" if flag is False else None
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """An address (or host name) of this machine only."""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
