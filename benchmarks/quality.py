@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import SHARED, WORK, cmrc, news_files, save, table
+from common import RESULTS, SHARED, WORK, cmrc, news_files, save, table
 
 import docrag
 from docrag.evaluate import metrics
@@ -151,11 +151,13 @@ def run(variant: str, make, data: dict[str, dict], hits: dict[str, list[list[Hit
             cited = {Path(c.doc_path).name for c in a.citations}
             rows.append({"half": q["half"], "answerable": answerable(spec, q), "found": found, "ms": ms,
                          "contains": metrics.answer_recall_at_k([a.plain_text], q["answers"], 1),
-                         "f1": metrics.f1(a.plain_text, q["answers"]), "em": metrics.exact_match(a.plain_text, q["answers"]),
+                         "f1": metrics.f1(a.plain_text, q["answers"]),
+                         "em": metrics.exact_match(a.plain_text, q["answers"]),
                          "numeric": metrics.numeric_match(a.plain_text, q["answers"]),
-                         "cites_gold": float(bool(cited & gold)), "hit@1": float(bool(hs) and Path(hs[0].doc_path).name in gold),
+                         "cites_gold": float(bool(cited & gold)),
+                         "hit@1": float(bool(hs) and Path(hs[0].doc_path).name in gold),
                          "hit@5": float(any(Path(h.doc_path).name in gold for h in hs)), "chars": len(a.plain_text),
-                         "signal": getattr(a, "support", None), "answer": a.plain_text})
+                         "signal": answerer.support(q["q"], hs), "answer": a.plain_text})
         out[name] = rows
     return out
 
@@ -179,8 +181,56 @@ def summary(rows: list[dict], half: str | None = None) -> dict:
 
 
 VARIANTS = {
-    "today": lambda an: ExtractiveAnswerer(an, None, 2, 200),
+    # today's default: whole sentences, no kind bonus, every question answered
+    "today": lambda an: ExtractiveAnswerer(an, None, 2, 200, min_support=0.0, kind_bonus=0.0),
+    "kind": lambda an: ExtractiveAnswerer(an, None, 2, 200, min_support=0.0, kind_bonus=0.15),
+    "trim": lambda an: ExtractiveAnswerer(an, None, 2, 200, trim=True, min_support=0.0, kind_bonus=0.15),
+    "kind+trim1": lambda an: ExtractiveAnswerer(an, None, 1, 200, trim=True, min_support=0.0, kind_bonus=0.15),
+    "kind+abstain": lambda an: ExtractiveAnswerer(an, None, 2, 200, kind_bonus=0.15),
+    "new default (abstain)": lambda an: ExtractiveAnswerer(an, None, 2, 200),
 }
+THRESHOLDS = [0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
+
+
+PAIRS = {"cmrc (zh, gold removed)": ("cmrc-removed", "dev", "cmrc-removed", "test"),
+         "rgb zh (negatives only)": ("rgb-zh", "all", "rgb-zh-neg", "all"),
+         "rgb en (negatives only)": ("rgb-en", "all", "rgb-en-neg", "all")}
+
+
+def abstention_curve(per: dict[str, list[dict]]) -> dict:
+    """For each threshold on the support signal: answerable questions still answered (and still containing
+    the gold answer), unanswerable ones refused, per pair of sets. Prints a table, draws a PNG."""
+    curve: dict[str, list[dict]] = {}
+    for label, (a, ha, u, hu) in PAIRS.items():
+        ans = [r for r in per[a] if r["half"] == ha]
+        un = [r for r in per[u] if r["half"] == hu]
+        curve[label] = [{"threshold": t, "answered": sum(r["signal"] >= t for r in ans) / len(ans),
+                         "contains": sum(r["contains"] * (r["signal"] >= t) for r in ans) / len(ans),
+                         "refused": sum(r["signal"] < t for r in un) / len(un)} for t in THRESHOLDS]
+    rows = [[t] + [f"{c[i]['answered']:.2f} / {c[i]['contains']:.2f} / {c[i]['refused']:.2f}" for c in curve.values()]
+            for i, t in enumerate(THRESHOLDS)]
+    print("abstention: answerable answered / still containing gold / unanswerable refused")
+    print(table(rows, ["min_support"] + list(curve)))
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        for label, points in curve.items():
+            ax.plot([p["refused"] for p in points], [p["answered"] for p in points], marker="o", label=label)
+            for p in points:
+                if p["threshold"] in (0.35, 0.5):
+                    ax.annotate(f"{p['threshold']}", (p["refused"], p["answered"]), fontsize=7)
+        ax.set_xlabel("unanswerable questions refused")
+        ax.set_ylabel("answerable questions answered")
+        ax.set_title("extractive 'not found' by min_support (BM25 top 5)")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(RESULTS / "quality_abstention.png", dpi=110)
+    except ImportError:
+        pass
+    return curve
 
 
 def main() -> None:
@@ -201,8 +251,11 @@ def main() -> None:
                     + [f"{s['ms_p50']:.2f}", s.get("chars", "")])
     print(table(rows, ["variant", "set", "n", "hit@1", "hit@5", "contains", "F1", "EM", "numeric", "cites gold",
                        "answered", "refused (unans.)", "answer ms p50", "chars p50"]))
+    curve = abstention_curve(results.get("today") or next(iter(results.values())))
     Q.joinpath("rows.pkl").write_bytes(pickle.dumps(results))
-    save("quality", {"variants": {v: {n: {h or "all": summary(rs, h) for h in (None, "dev", "test") if summary(rs, h)["n"]}
+    halves = (None, "dev", "test")
+    save("quality", {"abstention_curve": curve, "variants": {v: {n: {h or "all": summary(rs, h) for h in halves
+                                                                      if summary(rs, h)["n"]}
                                       for n, rs in per.items()} for v, per in results.items()}})
 
 
