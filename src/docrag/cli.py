@@ -188,12 +188,14 @@ def ask(question: str, index: str = IndexOpt, k: Optional[int] = typer.Option(No
         out.print()
         if answer.dropped_citations:  # the stream showed the raw text; show what was kept
             out.print(answer.text, highlight=False, markup=False)
-    elif not answer.text:
-        out.print("No answer found in the indexed documents.")
+    elif not answer.found:
+        out.print(f"[bold yellow]Not found:[/bold yellow] {escape(answer.text)}", highlight=False)
     else:
         out.print(answer.text, highlight=False, markup=False)
     out.print()
-    for c in answer.citations:
+    if answer.related:
+        out.print("[dim]Related passages (closest, not sources of an answer):[/dim]", highlight=False)
+    for c in answer.citations or answer.related:
         page = f", p.{c.page}" if c.page else ""
         out.print(f"\\[{c.number}] [cyan]{escape(c.doc_path + page)}[/cyan]", highlight=False)
         out.print(f"    “{_snippet(c.quote, 160)}”", highlight=False, markup=False)

@@ -173,5 +173,6 @@ def _hit(h: dict) -> Hit:
 
 def _answer(a: dict) -> Answer:
     citations = [Citation(r["number"], r["document"], r["page"], r["quote"], r["chunk_id"]) for r in a["references"]]
+    related = [Citation(r["number"], r["document"], r["page"], r["quote"], r["chunk_id"]) for r in a.get("related", [])]
     return Answer(text=a["answer"], citations=citations, question=a["question"], mode=a["mode"], notes=a["notes"],
-                  usage=a["usage"], timings=a["timings"])
+                  usage=a["usage"], timings=a["timings"], found=a.get("found", True), related=related)

@@ -280,6 +280,8 @@ class Answer:
     notes: list[str] = field(default_factory=list)  # what the user should know: passages left out, citations dropped
     omitted_passages: int = 0  # relevant passages that did not fit the context window
     dropped_citations: int = 0  # citations to passages the model was not given
+    found: bool = True  # False: the passages do not support an answer (the text says so; citations are empty)
+    related: list[Citation] = field(default_factory=list)  # when not found: the closest passages, not sources
 
     @property
     def plain_text(self) -> str:

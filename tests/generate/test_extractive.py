@@ -30,7 +30,7 @@ def test_headings_are_not_answers_and_no_hits_gives_empty_answer():
     ans = ExtractiveAnswerer(Analyzer()).answer("龙井", [_hit(1, "龙井\n\n这是一段关于龙井的文字。")])
     assert "龙井[1]" not in ans.text
     empty = ExtractiveAnswerer(Analyzer()).answer("龙井", [])
-    assert empty.text == "" and empty.citations == []
+    assert not empty.found and empty.text == "资料中没有找到答案。" and empty.citations == []
 
 
 def test_respects_sentence_and_length_budget():

@@ -51,7 +51,7 @@ def test_small_window_leaves_passages_out_and_says_so():
 def test_no_hits_means_no_model_call():
     llm = ScriptedLLM()
     ans = LLMAnswerer(llm, Analyzer(), Decoding()).answer("问题？", [])
-    assert ans.text == "" and llm.prompts == []
+    assert not ans.found and ans.text == "资料中没有找到答案。" and llm.prompts == []
 
 
 @pytest.fixture(scope="module")

@@ -58,8 +58,9 @@ class Answerer:
         loaded = time.perf_counter()  # loading a model (first use) is not generating
         if model is None:
             a = self.config.answer
-            answer = ExtractiveAnswerer(self.analyzer, self.sentence_embedder(), a.max_sentences,
-                                        a.max_chars).answer(question, hits)
+            answer = ExtractiveAnswerer(self.analyzer, self.sentence_embedder(), a.max_sentences, a.max_chars,
+                                        trim=a.trim, min_support=a.min_support,
+                                        kind_bonus=a.kind_bonus).answer(question, hits)
             if on_token and answer.text:
                 on_token(answer.text)
         else:

@@ -6,8 +6,16 @@ Each candidate sentence is scored by
 + 0.45 * dense     (cosine similarity of sentence and question embeddings, when an embedder is given)
 + 0.10 * rank      (1 / (1 + rank) of the chunk it came from)
 (with an embedder, only the 12 best candidates by lexical + rank score are embedded and ranked).
-The best sentence, and the next ones while they score at least 80% of it (up to ``max_sentences``
-and ``max_chars``), become the answer, each followed by its citation number.
++ kind_bonus (0.15 when on; off by default) when the question asks for a kind of answer (a date, a
+         number, a place, a reason, a list: ``focus``) and the sentence holds a span of that kind that
+         the question does not already state.
+The best sentence, and the next ones while they score at least 85% of it (up to ``max_sentences``
+and ``max_chars``), become the answer, each followed by its citation number. With ``trim``, each sentence is cut
+to the clause that holds what the question asks for (``focus.focus``).
+
+Not found: when no retrieved passage covers at least ``min_support`` of the question (``support``: the lexical
+match below, of the whole passage), the answer says so and lists the closest passages as related
+(``notfound``).
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ import re
 
 import numpy as np
 
+from docrag.generate.focus import focus, question_kind, typed_spans
+from docrag.generate.notfound import not_found
 from docrag.models.embed import Embedder
 from docrag.text.analyzer import Analyzer
 from docrag.text.sentences import sentence_spans
@@ -32,6 +42,8 @@ _ANNOUNCES = re.compile(r"(?:[:：]|(?:原因|方面|步骤|几点|如下|以下
 _COUNT = re.compile(r"(两|二|三|四|[2-4]|two|three|four)\s*(?:个|种|项|条|点|方面|步|reasons?|ways?|steps?|points?)",
                     re.I)
 _COUNTS = {"两": 2, "二": 2, "三": 3, "四": 4, "2": 2, "3": 3, "4": 4, "two": 2, "three": 3, "four": 4}
+KIND_BONUS = 0.0  # 0.15 measured (+11 of 1,000 CMRC answers); off: it changes tests/data/rankings.json answers
+MIN_SUPPORT = 0.3  # chosen on CMRC-derived and RGB sets: docs/benchmarks.md, "Quality defaults"
 _ENDS_SENTENCE = re.compile(r"[。！？!?.;；…」』”\"')）:：]$")
 
 
@@ -62,9 +74,16 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, analyzer: Analyzer, embedder: Embedder | None = None, max_sentences: int = 3,
-                 max_chars: int = 300):
+                 max_chars: int = 300, trim: bool = False, min_support: float = MIN_SUPPORT,
+                 kind_bonus: float = KIND_BONUS):
         self.analyzer, self.embedder = analyzer, embedder
         self.max_sentences, self.max_chars = max_sentences, max_chars
+        self.trim, self.min_support, self.kind_bonus = trim, min_support, kind_bonus
+
+    def support(self, question: str, hits: list[Hit]) -> float:
+        """How well the best passage covers the question, in [0, 1] (``QuestionMatch`` of the whole passage)."""
+        match = QuestionMatch(self.analyzer, question)
+        return max((match.score(h.text) for h in hits), default=0.0)
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         cands = []  # (rank, hit, sentence, the sentences after it in the chunk)
@@ -74,9 +93,14 @@ class ExtractiveAnswerer:
                 # headings and labels (short, no sentence end) are not answers
                 if len(sent) >= _MIN_SENTENCE and (_ENDS_SENTENCE.search(sent) or len(sent) >= 40):
                     cands.append((rank, hit, sent, sents[j + 1:j + 5]))
-        if not cands:
-            return Answer(text="", citations=[], question=question, mode=self.name, hits=hits)
+        answer = Answer(text="", citations=[], question=question, mode=self.name, hits=hits)
+        if not cands or self.support(question, hits) < self.min_support:
+            return not_found(answer)
         scores = self._scores(question, cands)
+        kind = question_kind(question)
+        if self.kind_bonus and kind:
+            scores = scores + self.kind_bonus * np.array([bool(typed_spans(kind, c[2], question)) for c in cands])
+        match = QuestionMatch(self.analyzer, question)
         chosen: list[tuple[int, str]] = []  # (candidate, sentence)
         used_chars, seen = 0, set()
         order = np.argsort(-scores, kind="stable")
@@ -85,6 +109,8 @@ class ExtractiveAnswerer:
             rank, hit, sent, after = cands[i]
             if not chosen and _ANNOUNCES.search(sent):
                 sent = self._with_announced(sent, after)
+            elif self.trim:
+                sent = focus(sent, question, kind, match.score)
             key = re.sub(r"\W+", "", sent)
             if scores[i] < floor:
                 break
@@ -110,7 +136,8 @@ class ExtractiveAnswerer:
         by_id = {h.chunk_id: h for h in hits}
         citations = [Citation(number=n, doc_path=by_id[cid].doc_path, page=by_id[cid].page,
                               quote=" … ".join(quotes[cid]), chunk_id=cid) for cid, n in numbers.items()]
-        return Answer(text="".join(parts), citations=citations, question=question, mode=self.name, hits=hits)
+        answer.text, answer.citations = "".join(parts), citations
+        return answer
 
     def _with_announced(self, sentence: str, following: list[str]) -> str:
         count = _COUNT.search(sentence)

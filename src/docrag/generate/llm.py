@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from docrag.generate.budget import fit_passages, prompt_budget
 from docrag.generate.citations import resolve_citations
+from docrag.generate.notfound import is_refusal, not_found
 from docrag.generate.prompt import build_messages, detect_language, load_template
 from docrag.models.llm import LLM, Decoding, OnToken
 from docrag.text.analyzer import Analyzer
@@ -30,7 +32,7 @@ class LLMAnswerer:
         template = load_template(language, self.template_path)
         answer = Answer(text="", citations=[], question=question, mode=self.llm.name, hits=hits)
         if not hits:
-            return answer
+            return not_found(answer, language)
         t0 = time.perf_counter()
         budget = prompt_budget(template, question, self.llm.count_tokens, self.llm.context_window,
                                self.decoding.max_new_tokens)
@@ -49,6 +51,10 @@ class LLMAnswerer:
         answer.usage = generation.usage
         answer.timings = {"prompt": t1 - t0, **generation.timings}
         answer.omitted_passages, answer.dropped_citations = omitted, len(dropped)
+        if is_refusal(generation.text):  # the prompt lets the model refuse: reported as every answerer does
+            not_found(answer, language, text=re.sub(r"\s*\[\d+\]", "", generation.text).strip())
+            dropped = []
+            answer.dropped_citations = 0
         notes = _NOTES[language]
         if omitted:
             answer.notes.append(notes["omitted"].format(n=omitted))

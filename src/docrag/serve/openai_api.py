@@ -132,6 +132,7 @@ class Reply:
         message: dict[str, Any] = {"role": "assistant", "content": answer.text, "tool_calls": []}
         if self.body.references:
             message["references"] = references(answer)
+            message["found"] = answer.found
         return {**self._head("chat.completion"), "choices": [
             {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop", "stop_reason": None}],
             "usage": self.usage(answer)}
@@ -149,7 +150,8 @@ class Reply:
         elif not final:
             yield self._chunk({"content": item})
         else:
-            yield self._chunk({"references": references(item)} if self.body.references else {}, "stop")
+            yield self._chunk({"references": references(item), "found": item.found} if self.body.references else {},
+                              "stop")
             if (self.body.stream_options or {}).get("include_usage"):
                 yield sse({**self._head("chat.completion.chunk"), "choices": [], "usage": self.usage(item)})
         if final:

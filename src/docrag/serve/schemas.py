@@ -100,9 +100,16 @@ def references(answer: Answer) -> list[dict]:
     return out
 
 
+def related(answer: Answer) -> list[dict]:
+    """When nothing is found: the closest passages (number, document, page, quote, chunk_id), not sources."""
+    return [{"number": c.number, "document": _name(c.doc_path), "page": c.page, "quote": c.quote,
+             "chunk_id": c.chunk_id} for c in answer.related]
+
+
 def answer_json(answer: Answer, standalone: str) -> dict:
     return {"answer": answer.text, "question": answer.question, "standalone_question": standalone,
-            "mode": answer.mode, "references": references(answer), "notes": answer.notes,
+            "mode": answer.mode, "found": answer.found, "references": references(answer), "related": related(answer),
+            "notes": answer.notes,
             "usage": answer.usage, "timings": {k: round(v, 4) for k, v in answer.timings.items()}}
 
 
