@@ -98,6 +98,10 @@ def test_upload_ingest_search_and_ask(client, make_pdf):
     x0, top, x1, bottom = ref["positions"][0]["box"]  # the passage's lines on the page, in points
     assert 0 <= x0 < x1 <= 612 and 0 <= top < bottom <= 792
 
+    nothing = client.post("/kb/kb/ask", json={"question": "xyzzyplugh quux?"}).json()
+    assert nothing["found"] is False and nothing["references"] == [] and "[1]" not in nothing["answer"]
+    assert all({"document", "quote", "positions"} <= set(r) for r in nothing["related"])
+
     chunks = client.get("/kb/kb/documents/tower.pdf/chunks").json()["chunks"]
     assert [c["ordinal"] for c in chunks] == sorted(c["ordinal"] for c in chunks)
     assert client.get(f"/kb/kb/chunks/{chunks[0]['chunk_id']}").json()["text"] == chunks[0]["text"]

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from docrag.config import Mode
-from docrag.types import Answer, Filter, Hit
+from docrag.types import Answer, Citation, Filter, Hit
 
 
 class _Body(BaseModel):
@@ -89,21 +89,24 @@ def hit_json(hit: Hit, with_text: bool = True) -> dict:
 
 def references(answer: Answer) -> list[dict]:
     """The answer's citations, each with where its passage is (for highlighting) and its retrieval score."""
+    return _passages(answer, answer.citations)
+
+
+def related(answer: Answer) -> list[dict]:
+    """When nothing is found: the closest passages, in the same shape, listed as related rather than as sources."""
+    return _passages(answer, answer.related)
+
+
+def _passages(answer: Answer, citations: list[Citation]) -> list[dict]:
     by_id = {h.chunk_id: h for h in answer.hits}
     out = []
-    for c in answer.citations:
+    for c in citations:
         hit = by_id.get(c.chunk_id) if c.chunk_id is not None else None
         out.append({"number": c.number, "document": _name(c.doc_path), "page": c.page, "quote": c.quote,
                     "chunk_id": c.chunk_id, "kind": hit.kind if hit else "text",
                     "score": round(hit.score, 6) if hit else None,
                     "positions": positions(hit) if hit else ([{"page": c.page, "box": None}] if c.page else [])})
     return out
-
-
-def related(answer: Answer) -> list[dict]:
-    """When nothing is found: the closest passages (number, document, page, quote, chunk_id), not sources."""
-    return [{"number": c.number, "document": _name(c.doc_path), "page": c.page, "quote": c.quote,
-             "chunk_id": c.chunk_id} for c in answer.related]
 
 
 def answer_json(answer: Answer, standalone: str) -> dict:

@@ -17,7 +17,7 @@ const STRINGS = {
     state: { queued: "queued", running: "running", done: "done", failed: "failed", added: "added",
              updated: "updated", unchanged: "unchanged", skipped: "skipped", removed: "removed",
              indexed: "indexed", processing: "processing", "not indexed": "not indexed" },
-    page: "page {0}", references: "References", searchedAs: "Searched as: {0}", passage: "Passage",
+    page: "page {0}", references: "References", related: "Related passages (not sources of an answer)", searchedAs: "Searched as: {0}", passage: "Passage",
     notFoundOnPage: "The quote was not found on the page image; the passage is below.", thinking: "Thinking…",
     chunkHead: "#{0} · {1}", answerFailed: "No answer: {0}",
   },
@@ -34,7 +34,7 @@ const STRINGS = {
     state: { queued: "排队中", running: "进行中", done: "完成", failed: "失败", added: "已添加",
              updated: "已更新", unchanged: "未变", skipped: "已跳过", removed: "已删除",
              indexed: "已索引", processing: "处理中", "not indexed": "未索引" },
-    page: "第 {0} 页", references: "引用", searchedAs: "检索问题：{0}", passage: "段落",
+    page: "第 {0} 页", references: "引用", related: "相关段落（并非答案出处）", searchedAs: "检索问题：{0}", passage: "段落",
     notFoundOnPage: "在页面图像上没有找到引文；段落见下方。", thinking: "思考中……",
     chunkHead: "#{0} · {1}", answerFailed: "没有回答：{0}",
   },
@@ -316,9 +316,10 @@ function renderAnswer(turn, answer, data, kb, question) {
     turn.append(el("div", { class: "muted standalone" }, t("searchedAs", data.standalone_question)));
   }
   for (const note of data.notes || []) turn.append(el("div", { class: "muted note" }, note));
-  if (data.references.length) {
-    turn.append(el("ol", { class: "refs" }, ...data.references.map((r) => el("li", {}, chip(r, kb), " ",
-      r.document, r.page ? ` · ${t("page", r.page)}` : "", el("span", { class: "muted" }, ` “${r.quote}”`)))));
+  for (const [heading, list] of [[t("references"), data.references], [t("related"), data.related || []]]) {
+    if (!list.length) continue;
+    turn.append(el("div", { class: "muted" }, heading), el("ol", { class: "refs" }, ...list.map((r) => el("li", {},
+      chip(r, kb), " ", r.document, r.page ? ` · ${t("page", r.page)}` : "", el("span", { class: "muted" }, ` “${r.quote}”`)))));
   }
 }
 
