@@ -231,7 +231,6 @@ def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
 
     # embeddings: 4-bit word rows unpacked after the lookup, + positions 0..S-1 + token type 0, LayerNorm
     scales, qs = model.q4_raw("emb.word", model.vocab)
-    blocks = H // QK
     init("word_q", qs)
     init("word_d", scales[:, :, None])
     init("c15", np.array(15, np.uint8))
@@ -317,8 +316,9 @@ def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
         [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", H]),
          helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", H])],
         inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)],
-                              producer_name="docrag", producer_version=str(BUILDER_VERSION))
+    opsets = [helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="docrag",
+                              producer_version=str(BUILDER_VERSION))
     proto.ir_version = 8
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
@@ -431,13 +431,13 @@ class E5Onnx:
                 end += 1
             batch = order[start:end]
             width = max(len(windows[w][1]) for w in batch)
-            ids = np.full((len(batch), width), self.tokenizer.pad_id, np.int64)
+            batch_ids = np.full((len(batch), width), self.tokenizer.pad_id, np.int64)
             mask = np.zeros((len(batch), width), np.int64)
             for r, w in enumerate(batch):
                 seq = windows[w][1]
-                ids[r, :len(seq)] = seq
+                batch_ids[r, :len(seq)] = seq
                 mask[r, :len(seq)] = 1
-            means[batch] = self.session.run(["mean"], {"input_ids": ids, "attention_mask": mask})[0]
+            means[batch] = self.session.run(["mean"], {"input_ids": batch_ids, "attention_mask": mask})[0]
             start = end
         weights = np.array([w[2] for w in windows], np.float64)
         owner = np.array([w[0] for w in windows])

