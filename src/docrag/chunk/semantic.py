@@ -51,7 +51,9 @@ class SemanticSplitter(Splitter):
         return self._embedder
 
     def signature(self) -> str:
-        embedder = self._embedder_name or self.embedder().name
+        from docrag.models.embed import vector_model  # engines of the same vectors chunk alike: one signature
+
+        embedder = vector_model(self._embedder_name or self.embedder().name)
         return f"{super().signature()}:threshold={self.threshold}:embedder={embedder}"
 
     def split_runs(self, dt: DocText, runs: list[list[Segment]]) -> list[list[Draft]]:
