@@ -460,7 +460,8 @@ class MilvusStore:
                     found.append((r, dst, kind))
         targets: dict[tuple[str, int], dict[int, int]] = {}
         for key in {(r["doc_path"], r["version"]) for r, _, _ in found}:
-            targets[key] = self._ordinals(key[0], key[1], [d for r, d, _ in found if (r["doc_path"], r["version"]) == key])
+            targets[key] = self._ordinals(key[0], key[1],
+                                          [d for r, d, _ in found if (r["doc_path"], r["version"]) == key])
         out = []
         for r, dst, kind in found:
             target = targets[(r["doc_path"], r["version"])].get(dst)
@@ -540,8 +541,8 @@ class MilvusStore:
             raise IndexStateError(f"{self.uri}: stored vectors have {have} dimensions, but the index records {dim}: "
                                   "manifest.json does not match this Milvus collection")
         live = self._live_versions()
-        rows = sorted((r for r in self._query(key, "", ["id", "doc_path", "version", "vec"]) if self._is_live(r, live)),
-                      key=lambda r: r["id"])
+        rows = sorted((r for r in self._query(key, "", ["id", "doc_path", "version", "vec"])
+                       if self._is_live(r, live)), key=lambda r: r["id"])
         ids = np.array([r["id"] for r in rows], dtype=np.int64)
         mat = np.array([r["vec"] for r in rows], dtype=np.float32).reshape(len(rows), dim)
         return ids, mat
