@@ -307,6 +307,7 @@ class MilvusStore:
         self._bump()
         self._delete_stale(paths)
         self.set_meta("writing", [])
+        self._seal()
 
     def _delete_stale(self, paths: list[str]) -> None:
         """Rows of these documents other than their live version's (all of them for a removed document)."""
@@ -320,6 +321,11 @@ class MilvusStore:
                 expr = _in("doc_path", part) + (f" and version not in [{', '.join(map(str, versions))}]"
                                                 if versions else "")
                 self.client.delete(self._collections[key], filter=expr)
+
+    def _seal(self) -> None:
+        """Flush the chunks written: Milvus Lite scores BM25 over unsealed rows ~30x slower (170 ms instead of 6 ms a
+        search on 467 chunks); 0.15 s a commit batch (of up to 256 files or 2 s: ``docrag.ingest.BATCH_FILES``)."""
+        self.client.flush(self._collections["chunks"])
 
     def _by_docs(self, paths: list[str]) -> list[dict]:
         out: list[dict] = []
@@ -345,6 +351,7 @@ class MilvusStore:
         self._bump()
         self._delete_stale(paths)
         self.set_meta("writing", [])
+        self._seal()
         for table in VECTOR_TABLES:
             if self._count(table) == 0:
                 self.set_meta(f"last_embedded:{table}", None)
