@@ -53,12 +53,17 @@ def term_code(term: str) -> str:
 
 
 def _lit(value: str) -> str:
-    """A string literal of Milvus's expression language."""
-    return json.dumps(value, ensure_ascii=False)
+    """A string literal of Milvus's expression language (which knows no \\u escapes: characters go as they are)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _in(field: str, values: Iterable) -> str:
     return f"{field} in [{', '.join(_lit(v) if isinstance(v, str) else str(int(v)) for v in values)}]"
+
+
+def _path_key(path: str) -> int:
+    """A document's primary key in the docs collection: 63 bits of its path's hash."""
+    return int.from_bytes(hashlib.blake2b(path.encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
 
 def _fit(text: str, limit: int = MAX_VARCHAR) -> str:
@@ -132,8 +137,9 @@ class MilvusStore:
             schema.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
             index.add_index("vec", index_type="FLAT", metric_type="IP")
         else:
-            if key == "docs":
-                schema.add_field("path", DataType.VARCHAR, max_length=PATH_LENGTH, is_primary=True)
+            if key == "docs":  # keyed by a hash of the path: pymilvus's query iterator pages on the primary key
+                schema.add_field("key", DataType.INT64, is_primary=True)  # without quoting a string one
+                schema.add_field("path", DataType.VARCHAR, max_length=PATH_LENGTH)
                 schema.add_field("version", DataType.INT64)
                 schema.add_field("record", DataType.JSON)
             else:
@@ -299,7 +305,8 @@ class MilvusStore:
                     "page_end": -1 if c.page_end is None else c.page_end,
                     "section": list(c.section), "extra": c.extra or {}, "edges": leaving.get(c.ordinal, [])})
                 next_id += 1
-            docs.append({"path": path, "version": version, "record": record, "_v": [0.0, 0.0]})
+            docs.append({"key": _path_key(path), "path": path, "version": version, "record": record,
+                         "_v": [0.0, 0.0]})
         for i in range(0, len(rows), BATCH):
             self.client.insert(self._collections["chunks"], rows[i:i + BATCH])
         for i in range(0, len(docs), BATCH):
@@ -338,7 +345,7 @@ class MilvusStore:
     def touch_document(self, path: str, mtime_ns: int) -> None:
         for row in self._by_docs([path]):
             row["record"]["mtime_ns"] = mtime_ns
-            self.client.upsert(self._collections["docs"], [{**row, "_v": [0.0, 0.0]}])
+            self.client.upsert(self._collections["docs"], [{**row, "key": _path_key(path), "_v": [0.0, 0.0]}])
 
     def remove_documents(self, paths: Iterable[str]) -> int:
         paths = list(dict.fromkeys(paths))
@@ -387,15 +394,18 @@ class MilvusStore:
             if where.path_globs or where.doc_paths:
                 from fnmatch import fnmatchcase
 
-                paths = list(where.doc_paths) if where.doc_paths else list(self._live_versions())
+                live = self._live_versions()
+                paths = [p for p in where.doc_paths if p in live] if where.doc_paths else list(live)
                 paths = [p for p in paths if all(fnmatchcase(p, g) for g in where.path_globs)]
                 if not paths:
                     return None
                 conditions.append(_in("doc_path", paths))
-            if where.file_types:
-                conditions.append(_in("file_type", where.file_types))
-            if where.kinds:
-                conditions.append(_in("kind", where.kinds))
+            for field, values in (("file_type", where.file_types), ("kind", where.kinds)):
+                if values:
+                    values = tuple(v for v in values if v.isprintable())  # Filter's "\0" (nothing) among them
+                    if not values:
+                        return None
+                    conditions.append(_in(field, values))
         return " and ".join(conditions)
 
     def chunk_ids(self, where: Filter) -> np.ndarray:
