@@ -289,7 +289,7 @@ class MilvusStore:
         next_id = self._allocate(sum(len(chunks) for _, _, chunks, _ in items))
         version = self._allocate(len(items), "next_version") - 1
         paths = [path for path, *_ in items]
-        self.set_meta("writing", paths)  # what recover() cleans after a killed writer
+        self._set_writing(paths)  # what recover() cleans after a killed writer
         rows, docs = [], []
         for path, record, chunks, edges in items:
             version += 1
@@ -313,7 +313,7 @@ class MilvusStore:
             self.client.upsert(self._collections["docs"], docs[i:i + BATCH])  # the flip
         self._bump()
         self._delete_stale(paths)
-        self.set_meta("writing", [])
+        self._set_writing([])
         self._seal()
 
     def _delete_stale(self, paths: list[str]) -> None:
@@ -328,6 +328,27 @@ class MilvusStore:
                 expr = _in("doc_path", part) + (f" and version not in [{', '.join(map(str, versions))}]"
                                                 if versions else "")
                 self.client.delete(self._collections[key], filter=expr)
+
+    def _set_writing(self, paths: list[str]) -> None:
+        """Record the documents being written (for ``recover``), in parts that fit a meta value."""
+        parts: list[list[str]] = [[]]
+        size = 0
+        for p in paths:
+            size += len(p.encode("utf-8")) + 8
+            if size > MAX_VARCHAR // 2:
+                parts.append([])
+                size = len(p.encode("utf-8")) + 8
+            parts[-1].append(p)
+        before = self.get_meta("writing", 0)
+        for i, part in enumerate(parts if paths else []):
+            self.set_meta(f"writing:{i}", part)
+        self.set_meta("writing", len(parts) if paths else 0)
+        for i in range(len(parts) if paths else 0, before if isinstance(before, int) else 0):
+            self.client.delete(self._collections["meta"], filter=f"key == {_lit(f'writing:{i}')}")
+
+    def _writing(self) -> list[str]:
+        n = self.get_meta("writing", 0)
+        return [p for i in range(n if isinstance(n, int) else 0) for p in self.get_meta(f"writing:{i}", [])]
 
     def _seal(self) -> None:
         """Flush the chunks written: Milvus Lite scores BM25 over unsealed rows ~30x slower (170 ms instead of 6 ms a
@@ -352,12 +373,12 @@ class MilvusStore:
         if not paths:
             return 0
         n = len(self._by_docs(paths))
-        self.set_meta("writing", paths)
+        self._set_writing(paths)
         for i in range(0, len(paths), BATCH):
             self.client.delete(self._collections["docs"], filter=_in("path", paths[i:i + BATCH]))
         self._bump()
         self._delete_stale(paths)
-        self.set_meta("writing", [])
+        self._set_writing([])
         self._seal()
         for table in VECTOR_TABLES:
             if self._count(table) == 0:
@@ -367,11 +388,11 @@ class MilvusStore:
     def recover(self) -> None:
         """After a writer was killed: delete the rows it left that no document's live version owns (call under the
         writer lock). A document is old or new already; the generation is bumped in case the flip happened."""
-        paths = self.get_meta("writing") or []
+        paths = self._writing()
         if paths:
             self._bump()
             self._delete_stale(paths)
-            self.set_meta("writing", [])
+            self._set_writing([])
 
     # --- chunks and the document graph ------------------------------------------------------------------
     def chunk_texts(self, headings: int = 0) -> tuple[np.ndarray, list[str]]:
