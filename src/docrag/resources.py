@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -40,6 +41,7 @@ from docrag.types import Filter, Progress
 log = logging.getLogger(__name__)
 
 DB_NAME = "docrag.sqlite"
+MILVUS_LITE_NAME = "milvus.db"  # index.backend = "milvus" without a milvus_uri: Milvus Lite in the index folder
 MANIFEST = "manifest.json"
 EMBEDDER_KEY = "embedder"  # store meta: the manifest's embedder record, kept with the vectors it describes
 _BM25_DIR = re.compile(r"bm25-g(\d+)-(\w+)$")
@@ -49,8 +51,8 @@ _FILTER_CACHE = 64  # filters resolved to chunk ids per generation: the kinds ro
 class Resources:
     def __init__(self, path: Path, config: Config, readonly: bool = False):
         self.path, self.config, self.readonly = path, config, readonly
-        self.store: Storage = Store(path / DB_NAME, readonly=readonly)
         self.analyzer = Analyzer()
+        self.store: Storage = make_store(path, config, readonly, self.analyzer)
         # semantic chunking embeds sentences: it gets the index's embedder, loaded on first use
         self.splitter = make_splitter(config.chunk, embedder=self.embedder, embedder_name=config.index.embedder)
         self.figures = FigureImages(path / FIGURES_DIR, self.store, config)
@@ -63,6 +65,8 @@ class Resources:
         self._glossary: tuple[list[str], Glossary] | None = None
         self._ids: OrderedDict[tuple[int, Filter], np.ndarray] = OrderedDict()
         self.manifest = self._read_manifest()
+        if config.index.backend != "sqlite" and not readonly and not (path / MANIFEST).exists():
+            self.write_manifest()  # marks the folder as an index (its data is elsewhere)
 
     def close(self) -> None:
         self.store.close()
@@ -258,6 +262,29 @@ class Resources:
             while len(self._ids) > _FILTER_CACHE:
                 self._ids.popitem(last=False)
         return ids
+
+
+def make_store(path: Path, config: Config, readonly: bool = False, analyzer: Analyzer | None = None) -> Storage:
+    """The storage ``index.backend`` names: SQLite (docrag.sqlite in the index folder) or Milvus (``milvus_uri``:
+    a local file for Milvus Lite, default milvus.db in the index folder, or a server's http(s) address)."""
+    cfg = config.index
+    if cfg.backend == "sqlite":
+        return Store(path / DB_NAME, readonly=readonly)
+    from docrag.index.milvus import MilvusStore
+
+    uri = cfg.milvus_uri or str(path / MILVUS_LITE_NAME)
+    if "://" not in uri:
+        uri = str(Path(uri).expanduser().resolve())
+    name = cfg.milvus_collection or "docrag_" + (re.sub(r"\W", "_", path.resolve().name, flags=re.ASCII) or "index")
+    return MilvusStore(uri, name, token=os.environ.get(cfg.milvus_token_env), readonly=readonly,
+                       bm25_headings=cfg.bm25_headings, analyzer=analyzer)
+
+
+def index_exists(path: Path, config: Config) -> bool:
+    """Whether an index is at ``path``: its SQLite database, or (Milvus) its folder with a manifest."""
+    if config.index.backend == "sqlite":
+        return (path / DB_NAME).exists()
+    return (path / MANIFEST).exists()
 
 
 def _model_identity(version: str) -> str:

@@ -1,9 +1,10 @@
 """The storage seam: what docrag needs from the place its documents, chunks, graph edges and vectors live.
 
-``docrag.index.store.Store`` (SQLite) is the implementation today; a Milvus backend implements the same
-protocol (documents and their hashes as rows of a collection, chunks with scalar fields and a JSON field, the
-dense vector field, filters as boolean expressions). Everything above storage (ingestion, the searcher, the
-graph expander, the figure images) is typed against this protocol, never against a backend.
+``docrag.index.store.Store`` (SQLite) and ``docrag.index.milvus.MilvusStore`` (documents and their hashes as
+rows of a collection, chunks with scalar fields and JSON fields, the dense vectors, filters as boolean
+expressions) implement it; ``docrag.resources.make_store`` picks one by ``index.backend``. Everything above
+storage (ingestion, the searcher, the graph expander, the figure images) is typed against this protocol, never
+against a backend.
 
 Conventions every backend keeps:
 - chunk ids are integers, unique within an index and never reused while the chunk exists;
@@ -40,6 +41,11 @@ class Storage(Protocol):
     def counts(self) -> dict[str, int]: ...
 
     def close(self) -> None: ...
+
+    def recover(self) -> None:
+        """Undo what a writer killed mid-write left behind (called by the next writer, under the writer lock).
+        SQLite: nothing (its transactions roll back); Milvus: rows of versions no document owns."""
+        ...
 
     # --- documents ------------------------------------------------------------------------------
     def docs(self) -> dict[str, Any]:

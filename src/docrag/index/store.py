@@ -175,6 +175,9 @@ class Store:
             self._connections.clear()
         self._local = threading.local()
 
+    def recover(self) -> None:
+        """Nothing to do: a killed writer's transaction rolled back."""
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A transaction; nested inside another (see ``batch``) it joins the outer one."""
