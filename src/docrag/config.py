@@ -150,8 +150,8 @@ class AnswerConfig(_Section):
     max_chars: int = Field(200, gt=0)
     trim: bool = Field(False, description="cut each answer sentence to the clause that holds what the question asks "
                        "for (a date, a number with its unit, a place, a reason, a list); false: whole sentences")
-    kind_bonus: float = Field(0.0, ge=0, le=1, description="extractive: added to the score of a sentence holding "
-                              "what the question asks for (a date, a number...); 0.15 measured, off by default")
+    kind_bonus: float = Field(0.15, ge=0, le=1, description="extractive: added to the score of a sentence holding "
+                              "what the question asks for (a date, a number...); 0 ranks by terms alone")
     min_support: float = Field(0.3, ge=0, le=1, description="extractive: answer 'not found' (and list the closest "
                                "passages as related) when no passage covers this share of the question's terms "
                                "and character bigrams; 0 answers every question")
