@@ -122,8 +122,8 @@ class RetrieveConfig(_Section):
         "the pages repeating it above the answer). 1: the question as asked, 0: without the names")
     route_kinds: bool | Literal["auto"] = Field(
         "auto", description="questions about amounts also search tables, about charts figures. auto: English amount "
-        "questions do; a Chinese one only with a statement's or table's words or a reporting period (2008年度), as 多少 "
-        "asks for any quantity; true: 多少 too; false: never (docs/benchmarks.md)")
+        "questions do; a Chinese one only with a statement's or table's words or a reporting period (2008年度), "
+        "as 多少 asks for any quantity; true: 多少 too; false: never (docs/benchmarks.md)")
     kind_weight: float = Field(2.0, ge=0, description="RRF weight of that table/figure search")
     glossaries: list[str] = Field(
         ["auto"], description="query expansion for BM25: bundled glossaries (finance-en, finance-zh) or paths to files "

@@ -3,9 +3,9 @@
 A glossary helps where the documents use the vocabulary it was written for (``finance-en``: the statements and line
 items of 10-Ks; ``finance-zh``: the accounting and listing terms of Chinese prospectuses and annual reports), and
 only adds noise elsewhere (news, encyclopedia paragraphs). The profile is the share of sampled chunks that hold a
-term of a domain's vocabulary; ``retrieve.glossaries = ["auto"]`` (the default) loads
-the glossary of each domain whose share reaches ``SHARE`` among those in ``AUTO``. The shares measured on the dev sets are in
-docs/benchmarks.md ("choices made per question and per corpus").
+term of a domain's vocabulary; ``retrieve.glossaries = ["auto"]`` (the default) loads the glossary of each domain
+in ``AUTO`` whose share reaches ``SHARE``. The shares measured on the dev sets are in docs/benchmarks.md ("choices
+made per question and per corpus").
 """
 
 from __future__ import annotations

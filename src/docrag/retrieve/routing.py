@@ -158,8 +158,8 @@ _WANTS_FIGURE = re.compile(r"\bchart\b|\bgraph\b|\bfigure\b|\bfig\.|\bplot\b|\bd
 # Chinese questions: 多少 asks for any quantity (a registered capital in the text, a price read off a chart), so
 # in auto mode only a statement's words, a table's, or an amount of a reporting period (2008年度, 报告期) send one to
 # the tables (chosen on the 10 prospectus_qa_zh questions: docs/benchmarks.md, "choices made per question")
-_WANTS_TABLE_ZH = re.compile(r"金额|数额|比例|比率|占比|增长率|毛利率|净利润|营业收入|资产负债表|利润表|现金流量表|财务报表|"
-                             r"列表|表格|表\s*\d|\d{4}\s*年度|报告期")
+_WANTS_TABLE_ZH = re.compile(r"金额|数额|比例|比率|占比|增长率|毛利率|净利润|营业收入|资产负债表|利润表|"
+                             r"现金流量表|财务报表|列表|表格|表\s*\d|\d{4}\s*年度|报告期")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
