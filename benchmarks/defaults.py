@@ -7,7 +7,8 @@ Sets: FinanceBench (107 q, 52 PDFs, page gold), prospectus_qa_zh (10 q, 6 PDFs, 
 5,788 news articles (1,000 q, paragraph gold), RGB zh_fact / en_fact (100 q each, positive + negative passages,
 passage gold).
 
-    python benchmarks/defaults.py [set ...]
+    python benchmarks/defaults.py [set ...]   # retrieval defaults, BM25 (results/defaults.json)
+    python benchmarks/defaults.py fusion      # BM25 / dense / fusions on the sets small enough to embed
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def run(name: str, variant: str, overrides: dict) -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["fusion"]:
+        save("defaults_fusion", {"results": run_fusion()})
+        return
     names = sys.argv[1:] or [*PDF_SETS, *TEXT_SETS]
     results = []
     for name in names:
@@ -108,3 +112,51 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- fusion: BM25 vs dense vs their fusion, where dense vectors are affordable ------------------------------------
+# RGB zh/en (943 / 969 passages) and the 256 CMRC2018 trial paragraphs alone (the 4M-character news corpus and the
+# PDF sets would take hours to embed on 2 cores); indexes with vectors built once under ~/.cache/docrag-bench/defaults
+FUSION_SETS = {"cmrc-trial": "cmrc-trial", "rgb-zh": "rgb-zh", "rgb-en": "rgb-en"}
+FUSION_VARIANTS: dict[str, dict] = {
+    "bm25": {"mode": "bm25"},
+    "dense": {"mode": "dense"},
+    "hybrid rrf k=60 1:1 (default)": {"mode": "hybrid"},
+    "hybrid rrf k=60 bm25:dense 1:2": {"mode": "hybrid", "bm25_weight": 1 / 3, "dense_weight": 2 / 3},
+    "hybrid rrf k=60 bm25:dense 2:1": {"mode": "hybrid", "bm25_weight": 2 / 3, "dense_weight": 1 / 3},
+    "hybrid rrf k=10 1:1": {"mode": "hybrid", "rrf_k": 10},
+    "hybrid weighted 1:1": {"mode": "hybrid", "fusion": "weighted"},
+    "hybrid weighted bm25:dense 1:2": {"mode": "hybrid", "fusion": "weighted", "bm25_weight": 1 / 3,
+                                       "dense_weight": 2 / 3},
+}
+
+
+def fusion_questions(name: str) -> tuple[Path, list[tuple[str, str, set]]]:
+    index = WORK / "defaults" / f"index-{name}-dense"
+    if name == "cmrc-trial":
+        from quality import cmrc_questions
+        return index, [(q["id"], q["q"], {q["gold"]}) for q in cmrc_questions()]
+    return index, questions(name)[1]
+
+
+def run_fusion() -> list[dict]:
+    results = []
+    for name in FUSION_SETS:
+        index, qs = fusion_questions(name)
+        for variant, overrides in FUSION_VARIANTS.items():
+            cfg = Config().updated(**{f"retrieve__{k}": v for k, v in overrides.items()})
+            idx = docrag.Index.open(index, config=cfg, readonly=True)
+            rows = []
+            for qid, query, gold in qs:
+                ranked = hit_keys(_Page("doc"), idx.search(query, k=K))  # type: ignore[arg-type]
+                rows.append({"hit@1": metrics.hit_at_k(ranked, gold, 1),
+                             "recall@5": metrics.recall_at_k(ranked, gold, 5),
+                             "recall@10": metrics.recall_at_k(ranked, gold, 10),
+                             "mrr": metrics.reciprocal_rank(ranked, gold, K)})
+            idx.close()
+            r = {"set": name, "variant": variant, "questions": len(rows),
+                 **{m: sum(x[m] for x in rows) / len(rows) for m in ("hit@1", "recall@5", "recall@10", "mrr")}}
+            print(f"{name:10} {variant:34} hit@1 {r['hit@1']:.3f} r@5 {r['recall@5']:.3f} r@10 {r['recall@10']:.3f} "
+                  f"mrr {r['mrr']:.3f}", flush=True)
+            results.append(r)
+    return results
