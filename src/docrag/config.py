@@ -128,13 +128,19 @@ class RetrieveConfig(_Section):
         "boost", description="questions that name a document (company, year, product in its file name): "
         "boost = rank its passages higher, filter = search only it (docrag.retrieve.routing)")
     route_weight: float = Field(2.0, ge=0, description="boost: RRF weight of the routed search against the global one")
-    route_kinds: bool = Field(
-        False, description="questions about amounts also search tables, about charts figures (helps FinanceBench, "
-        "hurts the Chinese prospectus set where 多少 asks for anything: see docs/benchmarks.md)")
+    route_name_weight: float = Field(
+        0.25, ge=0, le=1, description="share of the routed search that keeps the words naming the routed documents; "
+        "the rest searches them without (a company's name is on every page of its report: searched again, it ranks "
+        "the pages repeating it above the answer). 1: the question as asked, 0: without the names")
+    route_kinds: bool | Literal["auto"] = Field(
+        "auto", description="questions about amounts also search tables, about charts figures. auto: English amount "
+        "questions do; a Chinese one only with a statement's or table's words or a reporting period (2008年度), "
+        "as 多少 asks for any quantity; true: 多少 too; false: never (docs/benchmarks.md)")
     kind_weight: float = Field(2.0, ge=0, description="RRF weight of that table/figure search")
     glossaries: list[str] = Field(
-        [], description="query expansion for BM25: bundled glossaries (finance-en, finance-zh) or paths to files in "
-        "the Solr synonyms format (docrag.retrieve.glossary)")
+        ["auto"], description="query expansion for BM25: bundled glossaries (finance-en, finance-zh) or paths to files "
+        "in the Solr synonyms format (docrag.retrieve.glossary); auto: the bundled ones whose domain the corpus "
+        "speaks (docrag.retrieve.profile: financial filings in English, prospectuses and reports in Chinese); [] none")
     glossary_weight: float = Field(1.0, ge=0, description="weight of the terms a glossary brings against the "
                                    "question's own")
     image_weight: float = Field(1.0, ge=0, description="with index.image_embedder: RRF weight of the search over "

@@ -34,6 +34,8 @@ from docrag.index.store import Store
 from docrag.index.vectors import VectorIndex
 from docrag.models.embed import Embedder, make_embedder, vector_model
 from docrag.retrieve.glossary import Glossary
+from docrag.retrieve.profile import SAMPLE, corpus_profile
+from docrag.retrieve.profile import resolve as resolve_glossaries
 from docrag.retrieve.routing import DocRouter
 from docrag.text.analyzer import Analyzer
 from docrag.types import Filter, Progress
@@ -63,6 +65,7 @@ class Resources:
         self._embedder: Embedder | None = None
         self._router: tuple[int, DocRouter] | None = None
         self._glossary: tuple[list[str], Glossary] | None = None
+        self._profile: tuple[int, dict[str, float]] | None = None
         self._ids: OrderedDict[tuple[int, Filter], np.ndarray] = OrderedDict()
         self.manifest = self._read_manifest()
         if config.index.backend != "sqlite" and not readonly and not (path / MANIFEST).exists():
@@ -238,9 +241,23 @@ class Resources:
                 self._router = (gen, DocRouter(self.store.doc_meta()))
             return self._router[1]
 
+    def profile(self) -> dict[str, float]:
+        """What the corpus is (``docrag.retrieve.profile``: per bundled glossary, the share of a sample of the
+        chunks speaking its domain's vocabulary), read once per store generation."""
+        gen = self.store.generation
+        with self._lock:
+            if self._profile is None or self._profile[0] != gen:
+                ids = self.bm25().chunk_ids
+                if len(ids) > SAMPLE:
+                    ids = ids[np.linspace(0, len(ids) - 1, SAMPLE).astype(np.int64)]
+                hits = self.store.hits([(int(i), 0.0) for i in dict.fromkeys(ids.tolist())])
+                self._profile = (gen, corpus_profile(h.text for h in hits))
+            return self._profile[1]
+
     def glossary(self) -> Glossary | None:
-        """The query-expansion glossary config ``retrieve.glossaries`` names, loaded once."""
-        names = self.config.retrieve.glossaries
+        """The query-expansion glossary config ``retrieve.glossaries`` names ("auto": those the corpus profile
+        selects), loaded once (per generation with "auto")."""
+        names = resolve_glossaries(self.config.retrieve.glossaries, self.profile)
         if not names:
             return None
         with self._lock:

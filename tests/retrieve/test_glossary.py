@@ -70,10 +70,13 @@ def test_a_glossary_finds_a_statement_by_its_filing_title(tmp_path):
     (docs / "b.md").write_text("# Acme 2020\n\n## Risk factors\n\nChanges in accounting rules may change how our "
                                "income statement looks.\n", encoding="utf-8")
     question = "What does the income statement say?"
-    with docrag.Index.open(tmp_path / "idx", create=True, dense=False) as idx:
+    with docrag.Index.open(tmp_path / "idx", create=True, dense=False, glossaries=[]) as idx:
         idx.add(docs)
         assert idx.search(question, k=1)[0].doc_path.endswith("b.md")  # the question's words, literally
     with docrag.Index.open(tmp_path / "idx", glossaries=["finance-en"]) as idx:
+        assert idx.search(question, k=1)[0].doc_path.endswith("a.md")
+    with docrag.Index.open(tmp_path / "idx") as idx:  # default "auto": a statement's words make it a finance corpus
+        assert idx.resources.profile()["finance-en"] >= 0.1
         assert idx.search(question, k=1)[0].doc_path.endswith("a.md")
     with docrag.Index.open(tmp_path / "idx", glossaries=["nope.txt"]) as idx, pytest.raises(ConfigError, match="nope"):
         idx.search(question, k=1)

@@ -108,3 +108,75 @@ def test_named_terms_are_those_found_by_testing_every_term():
     for _ in range(400):
         question = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
         assert router.named(question) == _named_by_testing_every_term(router, question), question
+
+
+@pytest.mark.parametrize("question, always, auto", [
+    # English amount questions route to tables either way
+    ("What is the FY2018 capital expenditure amount (in USD millions) for 3M?", ["table"], ["table"]),
+    ("How much cash did Best Buy have?", ["table"], ["table"]),
+    # Chinese: 多少 alone asks for any quantity (a registered capital in the text, a price on a chart)
+    ("江苏爱康太阳能公司和安徽黄山胶囊股份有限公司谁的注册资本高？分别是多少？", ["table"], []),
+    ("2006年中，多晶硅价格大约是多少？", ["table"], []),
+    # ... a reporting period's amount, a statement's or a table's words do
+    ("江苏爱康太阳能2008年度无形资产投资多少？", ["table"], ["table"]),
+    ("公司2019年的营业收入是多少？", ["table"], ["table"]),
+    ("报告期内采购金额有什么变化？", ["table"], ["table"]),
+    ("表格中哪些茶属于半发酵的青茶", ["table"], ["table"]),
+    # a Chinese question naming an English company is still Chinese
+    ("3M公司的注册资本是多少？", ["table"], []),
+    ("请描述公司股价走势图", ["figure"], ["figure"]),
+])
+def test_wanted_kinds_auto_by_language(question, always, auto):
+    assert wanted_kinds(question) == always
+    assert wanted_kinds(question, auto=True) == auto
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("江苏爱康太阳能公司有哪些国有法人股东？", "公司有哪些国有法人股东？"),
+    ("江苏爱康太阳能科技股份有限公司的设立历史", "的设立历史"),
+    ("How did Best Buy's revenue change in FY2023?", "How did revenue change in FY2023?"),
+    ("What is the FY2018 capital expenditure amount for 3M?", "What is the FY2018 capital expenditure amount for ?"),
+    ("Which region had the worst performance for MGM during FY2022?",
+     "Which region had the worst performance for during FY2022?"),
+    ("贵州茅台", "贵州茅台"),  # nothing would be left: the question as asked
+])
+def test_the_routed_search_drops_the_names_that_routed_it(question, expected):
+    router = DocRouter(DOCS)
+    assert router.without_names(question, router.route(question)) == expected
+
+
+def test_route_switches_still_force_tables_and_names(tmp_path):
+    (tmp_path / "ACME_2020_report.md").write_text(
+        "# Acme\n\nAcme Acme Acme: Acme sells anvils. Acme.\n\n# Numbers\n\n| item | 2020 |\n|---|---|\n"
+        "| anvils sold | 5,000 |\n", encoding="utf-8")
+    (tmp_path / "GLOBEX_2020_report.md").write_text("# Globex\n\nGlobex sells anvils too.\n", encoding="utf-8")
+    calls: list[str] = []
+    with docrag.Index.open(tmp_path / "idx", create=True, dense=False, mode="bm25") as idx:
+        idx.add(tmp_path)
+    for route_kinds, name_weight, question, tables, names_only in [
+            ("auto", 0.25, "How many anvils did Acme sell?", True, False),
+            (False, 0.25, "How many anvils did Acme sell?", False, False),
+            ("auto", 0.25, "Acme卖了多少铁砧？", False, False),  # 多少 alone: no table search in auto
+            (True, 0.25, "Acme卖了多少铁砧？", True, False),
+            ("auto", 1.0, "How many anvils did Acme sell?", True, True)]:
+        with docrag.Index.open(tmp_path / "idx", mode="bm25", route_kinds=route_kinds,
+                               route_name_weight=name_weight) as idx:
+            bm25 = idx.searcher.retriever("bm25")
+            seen: list[tuple[str, object]] = []
+            original = type(bm25).search
+
+            def spy(self, query, k, where=None, _seen=seen, _original=original):
+                _seen.append((query, where))
+                return _original(self, query, k, where)
+
+            type(bm25).search = spy
+            try:
+                idx.search(question, k=3)
+            finally:
+                type(bm25).search = original
+            kinds = [w.kinds for _, w in seen if w is not None and w.kinds]
+            assert bool(kinds) == tables, (route_kinds, question)
+            queries = {q for q, _ in seen}
+            assert (queries == {question}) == names_only, (name_weight, queries)
+            calls.append(question)
+    assert len(calls) == 5

@@ -63,6 +63,7 @@ def profile_terms(path: str, title: str = "") -> tuple[set[str], set[int]]:
 
 
 _MIN_SHORT_NAME = 4  # "江苏爱康" names 江苏爱康太阳能科技股份有限公司; 2-3 characters are too ambiguous
+_SEPARATORS = r"[\s\-_'’.,]*"  # what a question may put inside a name ("Best Buy" names bestbuy)
 
 
 def _cited_by_its_start(term: str) -> bool:
@@ -92,8 +93,12 @@ class DocRouter:
         start (4 characters or more) it holds ("江苏爱康"). Found by looking up the question's substrings, each
         extended only while some term starts with it: the cost grows with the question, not with the number of
         documents (testing every term on every query took 86% of search time at 23,000 documents)."""
-        squashed = re.sub(r"[\s\-_'’.,]+", "", question.lower())
-        found: set[str] = set()
+        return set(self._mentions(question))
+
+    def _mentions(self, question: str) -> dict[str, str]:
+        """Entity term -> the (squashed, lower-case) text of the question that names it."""
+        squashed = re.sub(_SEPARATORS[:-1] + "+", "", question.lower())
+        found: dict[str, str] = {}
         for i in range(len(squashed)):
             for j in range(i + 1, len(squashed) + 1):
                 start = squashed[i:j]
@@ -101,12 +106,26 @@ class DocRouter:
                 if not candidates:
                     break
                 if start in self.idf:
-                    found.add(start)
+                    found[start] = start
                 if len(start) >= _MIN_SHORT_NAME:
-                    found.update(t for t in candidates if len(t) > len(start) and _cited_by_its_start(t))
+                    found.update((t, start) for t in candidates if len(t) > len(start) and _cited_by_its_start(t))
         for acronym in _ACRONYM.findall(question):
-            found.update(self._starting_with(acronym.lower()))
+            found.update((t, acronym.lower()) for t in self._starting_with(acronym.lower()))
         return found
+
+    def without_names(self, question: str, routed: list[str]) -> str:
+        """The question without the words that named the routed documents ("江苏爱康太阳能公司有哪些国有法人股东？" ->
+        "公司有哪些国有法人股东？"): they chose the documents, and inside them they are on every page, so searching them
+        again ranks the passages that repeat the name (a glossary, the cover) above the answer. The question itself
+        when nothing would be left."""
+        terms = {t for path in routed for t in self.profiles[path][0]}
+        spans = sorted({text for term, text in self._mentions(question).items() if term in terms}, key=len,
+                       reverse=True)
+        out = question
+        for text in spans:  # "Best Buy" is named by "bestbuy": separators may lie between its characters
+            out = re.sub(_SEPARATORS.join(map(re.escape, text)) + r"(?:'s|’s)?", " ", out, flags=re.I)
+        out = re.sub(r"\s+", " ", out).strip()
+        return out if _TERM.search(out.lower()) else question
 
     def route(self, question: str) -> list[str]:
         """Documents the question names (best match, preferring the years it names); [] when it names none."""
@@ -136,10 +155,27 @@ _WANTS_FIGURE = re.compile(r"\bchart\b|\bgraph\b|\bfigure\b|\bfig\.|\bplot\b|\bd
                            r"图|走势|趋势图|曲线|示意", re.I)
 
 
-def wanted_kinds(question: str) -> list[str]:
-    """Chunk kinds ("table", "figure") the question asks for, if any."""
+# Chinese questions: 多少 asks for any quantity (a registered capital in the text, a price read off a chart), so
+# in auto mode only a statement's words, a table's, or an amount of a reporting period (2008年度, 报告期) send one to
+# the tables (chosen on the 10 prospectus_qa_zh questions: docs/benchmarks.md, "choices made per question")
+_WANTS_TABLE_ZH = re.compile(r"金额|数额|比例|比率|占比|增长率|毛利率|净利润|营业收入|资产负债表|利润表|"
+                             r"现金流量表|财务报表|列表|表格|表\s*\d|\d{4}\s*年度|报告期")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def is_chinese(question: str) -> bool:
+    """More Chinese characters than Latin words (a Chinese question may name a company in English)."""
+    cjk = len(_CJK.findall(question))
+    return cjk > 0 and cjk >= len(_LATIN_WORD.findall(question))
+
+
+def wanted_kinds(question: str, auto: bool = False) -> list[str]:
+    """Chunk kinds ("table", "figure") the question asks for, if any. ``auto``: a Chinese question asks for tables
+    only by a statement's or table's words or a reporting period's amount, not by 多少 alone."""
     kinds = []
-    if _WANTS_TABLE.search(question):
+    tables = _WANTS_TABLE_ZH if auto and is_chinese(question) else _WANTS_TABLE
+    if tables.search(question):
         kinds.append("table")
     if _WANTS_FIGURE.search(question):
         kinds.append("figure")
@@ -162,18 +198,28 @@ class RoutedRetriever:
         scope = where
         lists, weights = [], []
         routed = self.router.route(query) if r.route != "off" else []
+        inside = query  # what is searched inside the routed documents
         if routed:
             scope = Filter(doc_paths=tuple(routed)) & where
-            lists.append(self.retriever.search(query, depth, scope))
-            weights.append(r.route_weight)
+            if r.route_name_weight < 1:
+                inside = self.router.without_names(query, routed)
+            if inside == query:
+                lists.append(self.retriever.search(query, depth, scope))
+                weights.append(r.route_weight)
+            else:  # the routed documents searched without the names that chose them, and a little with them
+                if r.route_name_weight > 0:
+                    lists.append(self.retriever.search(query, depth, scope))
+                    weights.append(r.route_weight * r.route_name_weight)
+                lists.append(self.retriever.search(inside, depth, scope))
+                weights.append(r.route_weight * (1 - r.route_name_weight))
         if r.route != "filter" or not routed:
             lists.append(self.retriever.search(query, depth, where))
             weights.append(1.0)
-        kinds = wanted_kinds(query) if r.route_kinds else []
+        kinds = wanted_kinds(query, auto=r.route_kinds == "auto") if r.route_kinds else []
         if kinds:
             of_kind = Filter(kinds=tuple(kinds)) & scope
             if len(self.ids_for(of_kind)):
-                lists.append(self.retriever.search(query, depth, of_kind))
+                lists.append(self.retriever.search(inside, depth, of_kind))
                 weights.append(r.kind_weight)
         if len(lists) == 1:
             return lists[0][:k]
