@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_store import check_chunk_texts_carry_innermost_headings
 
 from docrag.errors import IndexStateError
 from docrag.types import Block, Chunk, Document, Filter
@@ -115,19 +116,7 @@ def test_hits_keep_order_and_metadata_and_filters(store):
 
 
 def test_chunk_texts_can_carry_their_innermost_headings(store):
-    doc = Document(path="/a.md", blocks=[Block("x")], file_type="md", title="t")
-    chunks = [Chunk(text=text, doc_path="/a.md", ordinal=i, char_start=0, char_end=1, section=section)
-              for i, (text, section) in enumerate([
-                  ("Claims against us are pending.", ("Annual report", "Item 3", "Legal Proceedings")),
-                  ("Legal Proceedings\n\nNone.", ("Annual report", "Item 3", "Legal Proceedings")),
-                  ("Preface.", ()),
-              ])]
-    store.put_document(doc, chunks, sha256="x", size=1, mtime_ns=1, chunk_sig="s")
-    assert store.chunk_texts()[1] == [c.text for c in chunks]
-    assert store.chunk_texts(headings=2)[1] == [
-        "Item 3\nLegal Proceedings\nClaims against us are pending.",
-        "Item 3\nLegal Proceedings\n\nNone.",
-        "Preface."]
+    check_chunk_texts_carry_innermost_headings(store)
 
 
 def test_graph_edges_and_ordinals(store):

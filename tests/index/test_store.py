@@ -61,8 +61,8 @@ def test_hits_keep_order_and_metadata(tmp_path):
     assert list(store.chunk_ids(Filter(doc_paths=("/r.pdf",)) & Filter(doc_paths=("/other.pdf",)))) == []
 
 
-def test_chunk_texts_can_carry_their_innermost_headings(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def check_chunk_texts_carry_innermost_headings(store) -> None:
+    """The storage contract of ``chunk_texts(headings=...)``, for every backend (test_milvus runs it too)."""
     doc = Document(path="/a.md", blocks=[Block("x")], file_type="md", title="t")
     chunks = [Chunk(text=text, doc_path="/a.md", ordinal=i, char_start=0, char_end=1, section=section)
               for i, (text, section) in enumerate([
@@ -76,3 +76,7 @@ def test_chunk_texts_can_carry_their_innermost_headings(tmp_path):
         "Item 3\nLegal Proceedings\nClaims against us are pending.",
         "Item 3\nLegal Proceedings\n\nNone.",  # a heading the chunk starts with is not said twice
         "Preface."]
+
+
+def test_chunk_texts_can_carry_their_innermost_headings(tmp_path):
+    check_chunk_texts_carry_innermost_headings(Store(tmp_path / "db.sqlite"))
