@@ -23,13 +23,18 @@ MOUTAI = "贵州茅台2021年营业收入为1094亿元，同比增长11.7%。公
 ENGLISH = "The Eiffel Tower was completed in 1889 and is 330 metres tall. It stands in Paris."
 
 
+def local(app, **kwargs) -> TestClient:
+    """A client on this machine (TestClient's own default address, "testclient", is no IP address)."""
+    return TestClient(app, client=("127.0.0.1", 50000), **kwargs)
+
+
 def make_app(root, **settings):
     return create_app(ServerSettings(root=root, config=Config().updated(dense=False), **settings))
 
 
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(make_app(tmp_path / "root")) as c:
+    with local(make_app(tmp_path / "root")) as c:
         yield c
 
 
@@ -199,7 +204,7 @@ def test_errors_are_json_with_the_right_status(client):
 
 
 def test_an_unexpected_failure_is_a_500_without_a_traceback(tmp_path, monkeypatch):
-    with TestClient(make_app(tmp_path / "root"), raise_server_exceptions=False) as c:
+    with local(make_app(tmp_path / "root"), raise_server_exceptions=False) as c:
         c.post("/kb", json={"name": "kb"})
         kb = c.app.state.server.kbs.get("kb")
         monkeypatch.setattr(kb.index.searcher, "search", lambda *a, **k: 1 / 0)
@@ -238,7 +243,7 @@ def test_searches_go_on_while_an_ingest_job_runs(client):
 
 def test_unfinished_jobs_run_again_at_the_next_start(tmp_path):
     root = tmp_path / "root"
-    with TestClient(make_app(root)) as c:
+    with local(make_app(root)) as c:
         c.post("/kb", json={"name": "kb"})
         upload(c, "kb", [("maotai.txt", MOUTAI.encode())])
         files = c.app.state.server.kbs.get("kb").files
@@ -248,7 +253,7 @@ def test_unfinished_jobs_run_again_at_the_next_start(tmp_path):
     queued = state.create_job("kb", "ingest", ["tower.txt"])
     running = state.create_job("kb", "ingest", ["maotai.txt"])
     state.update_job(running.id, state="running")
-    with TestClient(make_app(root)) as c:
+    with local(make_app(root)) as c:
         assert wait_job(c, c.get(f"/jobs/{queued.id}").json())["files"][0]["state"] == "added"
         assert wait_job(c, c.get(f"/jobs/{running.id}").json())["files"][0]["state"] == "unchanged"
         assert c.post("/kb/kb/search", json={"query": "Eiffel"}).json()["hits"][0]["document"] == "tower.txt"
@@ -262,7 +267,7 @@ def test_api_keys_scope_knowledge_bases_and_rights(tmp_path):
     reader = state.create_key("reader", scopes={"kb": "read"})
     writer = state.create_key("writer", scopes={"kb": "write"})
     bearer = lambda key: {"Authorization": f"Bearer {key}"}  # noqa: E731
-    with TestClient(make_app(root)) as c:
+    with local(make_app(root)) as c:
         r = c.get("/kb")
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
         assert c.get("/kb", headers=bearer("drk_wrong")).status_code == 401
@@ -291,8 +296,8 @@ def test_without_keys_only_loopback_clients_are_served(tmp_path):
     with TestClient(app, client=("192.0.2.7", 50000)) as remote:
         r = remote.get("/kb")
         assert r.status_code == 403 and "only this machine" in r.json()["error"]["message"]
-    with TestClient(app, client=("127.0.0.1", 50000)) as local:
-        assert local.get("/kb").status_code == 200
+    with local(app) as here:
+        assert here.get("/kb").status_code == 200
 
 
 def test_run_makes_a_new_root(tmp_path, monkeypatch):
@@ -310,15 +315,15 @@ def test_run_makes_a_new_root(tmp_path, monkeypatch):
 
 
 def test_cors_is_off_unless_origins_are_given(tmp_path):
-    with TestClient(make_app(tmp_path / "a")) as c:
+    with local(make_app(tmp_path / "a")) as c:
         assert "access-control-allow-origin" not in c.get("/health", headers={"Origin": "http://evil.test"}).headers
-    with TestClient(make_app(tmp_path / "b", cors_origins=("http://app.test",))) as c:
+    with local(make_app(tmp_path / "b", cors_origins=("http://app.test",))) as c:
         headers = c.get("/health", headers={"Origin": "http://app.test"}).headers
         assert headers["access-control-allow-origin"] == "http://app.test"
 
 
 def test_uploads_over_the_limit_are_refused(tmp_path):
-    with TestClient(make_app(tmp_path / "root", max_upload_mb=1)) as c:
+    with local(make_app(tmp_path / "root", max_upload_mb=1)) as c:
         c.post("/kb", json={"name": "kb"})
         r = c.post("/kb/kb/documents", files=[("files", ("big.txt", b"a" * (2 << 20)))])
         assert r.status_code == 413 and "1 MiB" in r.json()["error"]["message"]

@@ -155,7 +155,7 @@ def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return host in ("localhost", "testclient")  # Starlette's TestClient calls itself "testclient"
+        return host == "localhost"
 
 
 def sse(data: Any, event: str | None = None) -> str:
