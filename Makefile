@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 # tests also cover the local-model backends: CPU torch first, so the [llm] extra doesn't pull CUDA
 $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -q '$(TORCH)'
-	$(PY) -m pip install -q -e '.[dev,llm]'
+	$(PY) -m pip install -q -e '.[dev,llm,adapt]'
 	touch $(TEST_STAMP)
 
 demo: $(STAMP)

@@ -333,6 +333,9 @@ def serve(root: Path = RootOpt, host: str = typer.Option("127.0.0.1", "--host", 
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of a server (stored hashed under its root).")
 app.add_typer(keys_app, name="keys")
+adapt_app = typer.Typer(no_args_is_help=True, help="Adapt the models to your documents: question-answer pairs, "
+                        "embedder and generator fine-tuning.")
+app.add_typer(adapt_app, name="adapt")
 
 
 def _state(root: Path):
