@@ -338,6 +338,58 @@ adapt_app = typer.Typer(no_args_is_help=True, help="Adapt the models to your doc
 app.add_typer(adapt_app, name="adapt")
 
 
+@adapt_app.command("generator")
+def adapt_generator(pairs: Path = typer.Option(..., "--pairs", help="question-answer pairs (docrag adapt qa)"),
+                    base: str = typer.Option(..., "--base", help="the model to tune: transformers:PATH"),
+                    out_dir: Path = typer.Option(..., "--out", "-o", help="where the adapter (or, --full, the model) "
+                                             "goes"),
+                    index: Optional[str] = typer.Option(None, "--index", "-i", help="reads the chunk of pairs "
+                                                        "without a context"),
+                    rank: int = typer.Option(8, "--rank", help="LoRA rank r"),
+                    alpha: int = typer.Option(16, "--alpha", help="LoRA alpha (scale alpha/r)"),
+                    dropout: float = typer.Option(0.05, "--dropout", help="LoRA dropout"),
+                    target_modules: str = typer.Option("auto", "--target-modules", help="layers to adapt, e.g. "
+                                                       "q_proj,v_proj; auto: peft's choice for the model"),
+                    full: bool = typer.Option(False, "--full", help="train every weight (small models)"),
+                    epochs: int = typer.Option(2, "--epochs"),
+                    lr: Optional[float] = typer.Option(None, "--lr", help="default 2e-4 (LoRA), 2e-5 (--full)"),
+                    batch_size: int = typer.Option(4, "--batch-size"),
+                    max_length: int = typer.Option(1024, "--max-length", help="tokens of prompt and answer"),
+                    passages: int = typer.Option(4, "--passages", help="in each prompt, the source among them"),
+                    seed: int = typer.Option(0, "--seed"),
+                    config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+                    quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Fine-tune a local LLM (LoRA) to answer in docrag's format: numbered passages in, a cited answer out."""
+    from docrag.adapt.generator import GeneratorOptions, train_generator
+
+    options = GeneratorOptions(rank=rank, alpha=alpha, dropout=dropout, target_modules=target_modules, full=full,
+                               epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                               passages=passages, seed=seed)
+    options.check()  # before anything loads
+    cfg = docrag.Config.load(config, **_overrides(set_))
+    idx = docrag.Index.open(index, config=cfg, readonly=True) if index else None
+    with _progress(disable=quiet) as bars:
+        report = train_generator(pairs, base, out_dir, options, index=idx, models=cfg.models,
+                                 language=cfg.generate.language, template=cfg.generate.template,
+                                 progress=_Bars(bars))
+    count = report.parameters
+    line = f"trainable parameters: {count.trainable:,} of {count.total:,} ({count.trainable / count.total:.2%})"
+    if count.formula is not None:
+        same = "=" if count.formula == count.trainable else "differs from"
+        line += f" {same} r·(d+k) summed over {count.layers} weights ({', '.join(report.target_modules)}): " \
+                f"{count.formula:,}"
+    out.print(line, highlight=False, markup=False)
+    out.print(f"examples: {', '.join(f'{n} {split}' for split, n in report.examples.items())}"
+              + "".join(f"; skipped {n}: {reason}" for reason, n in report.skipped.items()),
+              highlight=False, markup=False)
+    loss = f"loss: first step {report.losses[0]:.4f}, last step {report.losses[-1]:.4f}"
+    if report.dev_loss:
+        loss += f"; dev {report.dev_loss[0]:.4f} -> {report.dev_loss[1]:.4f}"
+    out.print(loss, highlight=False, markup=False)
+    use = f"transformers:{out_dir}" if report.kind == "full" else f"{base}+lora:{out_dir}"
+    out.print(f"saved {report.out} in {report.seconds:.0f} s; use it as --llm {use}", highlight=False, markup=False)
+
+
 def _state(root: Path):
     from docrag.serve.state import ServerState
     root = root.expanduser()

@@ -201,7 +201,8 @@ class GenerateConfig(Decoding):
 
     model_config = ConfigDict(frozen=False)
 
-    llm: str = Field("extractive", description="extractive | openai:MODEL | transformers:PATH")
+    llm: str = Field("extractive", description="extractive | openai:MODEL | transformers:PATH | "
+                     "transformers:PATH+lora:ADAPTER (a LoRA adapter from `docrag adapt generator`)")
     base_url: str | None = Field(None, description="OpenAI-compatible server (default: env OPENAI_BASE_URL, "
                                  "else http://localhost:8000/v1)")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key of every model "
@@ -209,6 +210,8 @@ class GenerateConfig(Decoding):
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_retries: int = Field(3, ge=0)
     prefix_cache: bool = Field(True, description="local backend: reuse the KV cache of the shared prompt prefix")
+    merge_adapter: bool = Field(True, description="transformers:PATH+lora:ADAPTER: merge the adapter into the weights "
+                                "when loading (as fast as the base model); false keeps it beside them")
     context_window: int | None = Field(None, gt=0, description="tokens; default: what the model or server reports")
     tokenizer: str | None = Field(None, description="openai backend: local tokenizer dir for exact token counts")
     language: Literal["auto", "zh", "en"] = "auto"

@@ -8,8 +8,8 @@ import time
 from docrag.generate.budget import fit_passages, prompt_budget
 from docrag.generate.citations import resolve_citations
 from docrag.generate.notfound import is_refusal, not_found
-from docrag.generate.prompt import build_messages, detect_language, load_template
-from docrag.models.llm import LLM, Decoding, OnToken
+from docrag.generate.prompt import Passage, build_messages, detect_language, load_template
+from docrag.models.llm import LLM, Decoding, Message, OnToken
 from docrag.text.analyzer import Analyzer
 from docrag.types import Answer, Hit
 
@@ -27,13 +27,13 @@ class LLMAnswerer:
         self.llm, self.analyzer, self.decoding = llm, analyzer, decoding
         self.language, self.template_path = language, template_path
 
-    def answer(self, question: str, hits: list[Hit], on_token: OnToken | None = None) -> Answer:
-        language = detect_language(question) if self.language == "auto" else self.language
-        template = load_template(language, self.template_path)
-        answer = Answer(text="", citations=[], question=question, mode=self.llm.name, hits=hits)
-        if not hits:
-            return not_found(answer, language)
-        t0 = time.perf_counter()
+    def language_of(self, question: str) -> str:
+        return detect_language(question) if self.language == "auto" else self.language
+
+    def prompt(self, question: str, hits: list[Hit]) -> tuple[list[Message], list[Passage], int]:
+        """(the messages the model is given, the passages numbered in them, how many hits were left out to fit
+        the context window). Generator fine-tuning trains on exactly these prompts."""
+        template = load_template(self.language_of(question), self.template_path)
         budget = prompt_budget(template, question, self.llm.count_tokens, self.llm.context_window,
                                self.decoding.max_new_tokens)
         passages, omitted = fit_passages(hits, question, template, self.llm.count_tokens, budget, self.analyzer)
@@ -45,6 +45,15 @@ class LLMAnswerer:
             passages.pop()
             omitted += 1
             messages = build_messages(template, question, passages, omitted)
+        return messages, passages, omitted
+
+    def answer(self, question: str, hits: list[Hit], on_token: OnToken | None = None) -> Answer:
+        language = self.language_of(question)
+        answer = Answer(text="", citations=[], question=question, mode=self.llm.name, hits=hits)
+        if not hits:
+            return not_found(answer, language)
+        t0 = time.perf_counter()
+        messages, passages, omitted = self.prompt(question, hits)
         t1 = time.perf_counter()
         generation = self.llm.generate(messages, self.decoding, on_token)
         answer.text, answer.citations, dropped = resolve_citations(generation.text, passages)

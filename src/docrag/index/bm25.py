@@ -8,13 +8,12 @@ half-written index.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+from docrag.atomic import write_dir_atomic
 from docrag.text.analyzer import Analyzer
 
 
@@ -41,21 +40,12 @@ class BM25Index:
 
     # --- persistence ----------------------------------------------------------------------
     def save(self, directory: Path) -> None:
-        directory = Path(directory)
-        tmp = directory.with_name(directory.name + f".tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            tmp.mkdir(parents=True)
+        def write(tmp: Path) -> None:
             np.save(tmp / "chunk_ids.npy", self.chunk_ids)
             if self.retriever is not None:
                 self.retriever.save(str(tmp), show_progress=False)
-            for f in tmp.iterdir():  # make the files durable before the rename publishes them
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
-            os.replace(tmp, directory)
-        except BaseException:  # a full disk: no half-written index is left behind
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        write_dir_atomic(Path(directory), write)
 
     @classmethod
     def load(cls, directory: Path) -> "BM25Index":

@@ -1,6 +1,7 @@
 """The interface every LLM backend implements, and the backends ``generate.llm`` names: ``openai:MODEL`` (any
 OpenAI-compatible server; base URL from config) or ``transformers:PATH`` (a local Hugging Face model directory;
-needs the ``[llm]`` extra). ``extractive`` means no LLM.
+needs the ``[llm]`` extra), ``transformers:PATH+lora:ADAPTER`` with a LoRA adapter on it (``docrag adapt
+generator``; needs the ``[adapt]`` extra). ``extractive`` means no LLM.
 """
 
 from __future__ import annotations
@@ -65,10 +66,12 @@ def _openai(target: str, config: Config) -> LLM:
 
 @register("LLM", "transformers", "PATH")
 def _transformers(target: str, config: Config) -> LLM:
-    from docrag.models.local_llm import TransformersLLM
+    from docrag.models.local_llm import TransformersLLM, split_adapter
 
     g = config.generate
-    return TransformersLLM(target, prefix_cache=g.prefix_cache, context_window=g.context_window, options=config.models)
+    path, adapter = split_adapter(target)
+    return TransformersLLM(path, adapter=adapter, merge_adapter=g.merge_adapter, prefix_cache=g.prefix_cache,
+                           context_window=g.context_window, options=config.models)
 
 
 def make_llm(spec: str, config: Config) -> LLM | None:

@@ -5,11 +5,17 @@ the question and its context together. Its KV cache is computed once and kept (a
 its token ids); each question then starts generation from a copy of it, so only the question-specific
 suffix is prefilled. Copies, because generation appends to the cache it is given. For beam search
 the copy is repeated once per beam, since ``generate`` expands the inputs but not a cache passed in.
+
+``transformers:PATH+lora:ADAPTER`` adds a LoRA adapter (``docrag adapt generator`` writes one; needs peft, the
+``[adapt]`` extra), merged into the weights by default (``generate.merge_adapter``): then it costs nothing per
+token. ``set_adapter`` merges, unmerges or switches it off at run time; the cached prefixes are keyed by that
+state, so a KV cache computed with other weights is never reused.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -19,9 +25,19 @@ from docrag.config import ModelOptions
 from docrag.errors import BackendError
 from docrag.models.llm import LLM, Decoding, Generation, Message, OnToken
 from docrag.models.options import torch_placement
+from docrag.models.st_embed import model_fingerprint
 
 PREFIX_CACHES = 4  # system prompts kept: one per prompt template/language in practice
 SANE_MAX_LENGTH = 10_000_000  # tokenizers without a limit report a huge sentinel for model_max_length
+LORA = "+lora:"  # joins a model directory and its adapter in a spec: transformers:PATH+lora:ADAPTER
+ADAPTER_MANIFEST = "docrag-adapter.json"  # what `docrag adapt generator` trained, from which base model
+ADAPTER_STATES = ("merged", "unmerged", "off")
+
+
+def split_adapter(target: str) -> tuple[str, str | None]:
+    """'PATH+lora:ADAPTER' -> ('PATH', 'ADAPTER'); 'PATH' -> ('PATH', None)."""
+    path, sep, adapter = target.partition(LORA)
+    return path, adapter if sep else None
 
 
 def common_prefix_length(a: list[int], b: list[int]) -> int:
@@ -79,7 +95,8 @@ class _TokenStream:
 
 
 class TransformersLLM(LLM):
-    def __init__(self, path: str | Path, *, prefix_cache: bool = True, context_window: int | None = None,
+    def __init__(self, path: str | Path, *, adapter: str | Path | None = None, merge_adapter: bool = True,
+                 prefix_cache: bool = True, context_window: int | None = None,
                  options: ModelOptions = ModelOptions()):
         try:
             import torch
@@ -87,7 +104,7 @@ class TransformersLLM(LLM):
         except ImportError as e:
             raise BackendError("transformers backend needs the [llm] extra: "
                                "pip install torch==2.13.0 transformers") from e
-        self.name = f"transformers:{path}"
+        self.name = f"transformers:{path}" + (f"{LORA}{adapter}" if adapter else "")
         if not (Path(path) / "config.json").is_file():
             raise BackendError(f"{self.name}: not a Hugging Face model directory (no config.json in {path})")
         device, dtype = torch_placement(options)
@@ -96,11 +113,17 @@ class TransformersLLM(LLM):
             self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
         except (OSError, ValueError, KeyError) as e:
             raise BackendError(f"{self.name}: cannot load the model: {e}") from e
+        # the adapter's layers go into self.model in place; self.lora (the peft wrapper) merges and switches them
+        self.lora = self.load_adapter(Path(adapter), Path(path)) if adapter else None
+        self.adapter_state = "off"
         self.model.to(device).eval()
         self.torch = torch
         self.prefix_cache = prefix_cache
-        self.prefixes: OrderedDict[tuple[int, ...], object] = OrderedDict()  # prefix token ids -> its KV cache
+        # (adapter state, prefix token ids) -> its KV cache
+        self.prefixes: OrderedDict[tuple[str, tuple[int, ...]], object] = OrderedDict()
         self.lock = threading.Lock()  # one generation at a time: the LRU and the model's caches are shared state
+        if self.lora is not None:
+            self.set_adapter("merged" if merge_adapter else "unmerged")
         if context_window is None:
             context_window = self.model.config.get_text_config().max_position_embeddings
             if self.tokenizer.model_max_length < SANE_MAX_LENGTH:
@@ -112,6 +135,46 @@ class TransformersLLM(LLM):
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos_ids, default=None)
+
+    def load_adapter(self, adapter: Path, base: Path):
+        """The peft model around ``self.model`` with the LoRA adapter at ``adapter``; refused when docrag trained
+        it on other base weights (its manifest records their fingerprint)."""
+        try:
+            from peft import PeftModel
+        except ImportError as e:
+            raise BackendError(f"{self.name}: a LoRA adapter needs the [adapt] extra: pip install peft") from e
+        if not (adapter / "adapter_config.json").is_file():
+            whole = (adapter / "config.json").is_file()
+            hint = f"; it holds a whole model: use transformers:{adapter}" if whole else ""
+            raise BackendError(f"{self.name}: {adapter} is not a LoRA adapter (no adapter_config.json){hint}")
+        manifest = adapter / ADAPTER_MANIFEST
+        if manifest.is_file():
+            trained_on = json.loads(manifest.read_text(encoding="utf-8")).get("base_fingerprint")
+            if trained_on and trained_on != model_fingerprint(base):
+                raise BackendError(f"{self.name}: the adapter was trained on other base weights than {base} "
+                                   f"(fingerprint {trained_on} in {manifest})")
+        try:
+            return PeftModel.from_pretrained(self.model, adapter, is_trainable=False)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise BackendError(f"{self.name}: cannot load the adapter {adapter}: {e}") from e
+
+    def set_adapter(self, state: str) -> None:
+        """``merged`` into the weights (no cost per token), ``unmerged`` (beside them: the exact LoRA
+        arithmetic, and the base weights untouched) or ``off`` (the base model answers)."""
+        if self.lora is None:
+            raise BackendError(f"{self.name}: no LoRA adapter loaded (use transformers:PATH{LORA}ADAPTER)")
+        if state not in ADAPTER_STATES:
+            raise BackendError(f"adapter state {state!r}: use {', '.join(ADAPTER_STATES)}")
+        with self.lock:
+            if self.adapter_state == "merged" and state != "merged":
+                self.lora.unmerge_adapter()
+            if state == "off":
+                self.lora.disable_adapter_layers()
+            elif self.adapter_state == "off":
+                self.lora.enable_adapter_layers()
+            if state == "merged" and self.adapter_state != "merged":
+                self.lora.merge_adapter()
+            self.adapter_state = state
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
@@ -140,7 +203,7 @@ class TransformersLLM(LLM):
 
     def prefix_kv(self, prefix_ids: list[int]):
         """(the prefix's KV cache, whether it was cached). The cache returned must not be mutated."""
-        key = tuple(prefix_ids)
+        key = (self.adapter_state, tuple(prefix_ids))  # KV computed with other weights is never reused
         if key in self.prefixes:
             self.prefixes.move_to_end(key)
             return self.prefixes[key], True
