@@ -125,6 +125,18 @@ def sample_index(tmp_path_factory):
     idx.close()
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """For tests of tiny torch models (``pytestmark = pytest.mark.usefixtures("torch_one_thread")``): a 64-wide model
+    gains nothing from intra-op threads, and their spin-waits cost seconds on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> Path:
     """A tiny random-weight CLIP as a sentence-transformers directory (built once per session)."""
