@@ -20,6 +20,7 @@ from test_cli import docrag
 from test_cli_failures import one_line_error
 from tiny_llm import build_tiny_llm, record_tokens
 
+from docrag import Index
 from docrag.adapt.generator import (
     ChunkSource,
     ExampleBuilder,
@@ -130,6 +131,26 @@ def test_the_source_passage_takes_every_position(base):
         assert len({(p.hit.doc_path, p.hit.chunk_id) for p in e.passages}) == 3
 
 
+def test_pairs_without_a_context_read_their_chunk_from_the_index(base, sample_dir, tmp_path):
+    idx = Index.open(tmp_path / "idx", create=True, dense=False)
+    idx.add([sample_dir])
+    ids, texts = idx.store.chunk_texts()
+    rows = [{"question": "这段讲了什么？", "answer": text[:12], "chunk_id": str(cid), "split": "train"}
+            for cid, text in list(zip(ids.tolist(), texts))[:4]]
+    rows.append({"question": "q", "answer": "a", "chunk_id": "999999", "split": "train"})
+    pairs = [Pair(**row) for row in rows]
+    llm = TransformersLLM(base, prefix_cache=False)
+    llm.context_window = 2048
+    examples, skipped = build_examples(pairs, ExampleBuilder(llm, 2, random.Random(0)), ChunkSource(idx))
+    assert skipped == {"chunk not in the index": 1} and len(examples["train"]) == 4
+    for row, example in zip(rows, examples["train"]):
+        source = example.passages[example.cited - 1].hit
+        assert source.chunk_id == int(row["chunk_id"]) and source.doc_path.startswith(str(sample_dir))
+    with pytest.raises(ConfigError, match="chunk_id 'doc.pdf#3' is not an index chunk id"):
+        ChunkSource(idx).hit(Pair(question="q", answer="a", chunk_id="doc.pdf#3"))
+    idx.close()
+
+
 def test_cite_puts_the_number_before_the_full_stop():
     assert cite("Revenue grew 5%.", 2) == "Revenue grew 5% [2]."
     assert cite("收入增长了百分之五。", 3) == "收入增长了百分之五[3]。"
@@ -229,6 +250,8 @@ def test_an_adapter_for_other_base_weights_is_refused(trained, tmp_path):
         TransformersLLM(other, adapter=out)
     with pytest.raises(BackendError, match="not a LoRA adapter.*use transformers:"):
         TransformersLLM(other, adapter=other)
+    with pytest.raises(BackendError, match="no such adapter directory"):
+        TransformersLLM(other, adapter=tmp_path / "nowhere")
     with pytest.raises(BackendError, match="no LoRA adapter loaded"):
         TransformersLLM(other).set_adapter("merged")
 
@@ -275,6 +298,8 @@ def test_bad_inputs_are_named(base, pairs, tmp_path):
     (tmp_path / "taken" / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="--out .*taken: exists and is not an adapter docrag wrote"):
         train_generator(pairs, f"transformers:{base}", tmp_path / "taken")
+    with pytest.raises(ConfigError, match="missing.toml: prompt template not found"):
+        train_generator(pairs, f"transformers:{base}", tmp_path / "out", template=str(tmp_path / "missing.toml"))
     no_context = tmp_path / "no_context.jsonl"
     write_pairs(no_context, [{k: v for k, v in r.items() if k != "context"} for r in pair_rows(2)])
     with pytest.raises(ConfigError, match="has no context: give --index"):

@@ -26,7 +26,7 @@ from docrag.atomic import write_dir_atomic, write_text_atomic
 from docrag.config import Decoding, ModelOptions
 from docrag.errors import ConfigError
 from docrag.generate.llm import LLMAnswerer
-from docrag.generate.prompt import Passage, detect_language, passage_text
+from docrag.generate.prompt import Passage, detect_language, load_template, passage_text
 from docrag.ingest import sha256_file
 from docrag.models.llm import Message
 from docrag.models.local_llm import ADAPTER_MANIFEST, TransformersLLM, split_adapter
@@ -161,6 +161,8 @@ class ExampleBuilder:
                  template: str | None = None):
         self.llm, self.passages, self.rng = llm, passages, rng
         self.language, self.template = language, template
+        if template:  # read now: a bad template file is an error, not a pair skipped below
+            load_template("zh", template)
         self.analyzer = Analyzer()
         eos = llm.tokenizer.eos_token_id
         self.end_id = eos if eos in llm.eos_ids else min(llm.eos_ids)

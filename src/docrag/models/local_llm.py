@@ -115,7 +115,7 @@ class TransformersLLM(LLM):
             raise BackendError(f"{self.name}: cannot load the model: {e}") from e
         # the adapter's layers go into self.model in place; self.lora (the peft wrapper) merges and switches them
         self.lora = self.load_adapter(Path(adapter), Path(path)) if adapter else None
-        self.adapter_state = "off"
+        self.adapter_state = "off"  # also without an adapter: the base weights
         self.model.to(device).eval()
         self.torch = torch
         self.prefix_cache = prefix_cache
@@ -143,13 +143,18 @@ class TransformersLLM(LLM):
             from peft import PeftModel
         except ImportError as e:
             raise BackendError(f"{self.name}: a LoRA adapter needs the [adapt] extra: pip install peft") from e
+        if not adapter.is_dir():
+            raise BackendError(f"{self.name}: no such adapter directory: {adapter}")
         if not (adapter / "adapter_config.json").is_file():
             whole = (adapter / "config.json").is_file()
             hint = f"; it holds a whole model: use transformers:{adapter}" if whole else ""
             raise BackendError(f"{self.name}: {adapter} is not a LoRA adapter (no adapter_config.json){hint}")
         manifest = adapter / ADAPTER_MANIFEST
         if manifest.is_file():
-            trained_on = json.loads(manifest.read_text(encoding="utf-8")).get("base_fingerprint")
+            try:
+                trained_on = json.loads(manifest.read_text(encoding="utf-8")).get("base_fingerprint")
+            except ValueError as e:
+                raise BackendError(f"{self.name}: {manifest} is not JSON: {e}") from e
             if trained_on and trained_on != model_fingerprint(base):
                 raise BackendError(f"{self.name}: the adapter was trained on other base weights than {base} "
                                    f"(fingerprint {trained_on} in {manifest})")
