@@ -41,6 +41,7 @@ from docrag.models.llm import make_llm
 from docrag.models.local_llm import ADAPTER_MANIFEST, TransformersLLM
 from docrag.text.analyzer import Analyzer
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 HIDDEN, LAYERS, HEADS = 64, 2, 4  # tiny_llm's defaults: 2 key-value heads of 16 dimensions
 GREEDY = Decoding(strategy="greedy", max_new_tokens=8)
 
@@ -62,9 +63,6 @@ def pair_rows(count: int = 12, dev: int = 2) -> list[dict]:
 
 def write_pairs(path, rows) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-
-
-pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
