@@ -14,7 +14,6 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 from common import SHARED, WORK, machine, save, table
 
@@ -22,6 +21,7 @@ import docrag
 from docrag.evaluate import metrics
 from docrag.evaluate.datasets import load_dataset
 from docrag.evaluate.runner import build_index, gold_keys, hit_keys
+from docrag.models.e5_onnx import cache_root
 
 SETS = {
     "cmrc": f"squad:{SHARED}/cmrc2018_trial/cmrc2018_trial.json",
@@ -36,8 +36,8 @@ VARIANTS = {"exact": False, "fast": True}
 
 def run_set(name: str, answers: int) -> dict:
     dataset = load_dataset(SETS[name], WORK / "fast-queries" / "data")
-    base = docrag.Config()
-    path, built = build_index(dataset, dataset.corpus, base, Path.home() / ".cache" / "docrag" / "eval", dense=True)
+    base = docrag.Config()  # the indexes in docrag eval's cache, shared with it
+    path, built = build_index(dataset, dataset.corpus, base, cache_root() / "eval" / "indexes", dense=True)
     how = "cached" if built["cached"] else f"built in {built['seconds']:.0f} s"
     print(f"{name}: index {path} ({how})", file=sys.stderr)
     indexes = {v: docrag.Index.open(path, config=base.updated(index__fast_queries=fast), readonly=True)
