@@ -289,3 +289,49 @@ def test_index_on_milvus_ranks_as_on_sqlite(sample_index, tmp_path):
         assert len(gone) == 1 and all(Path(h.doc_path).name != "中国茶.html" for h in idx.search(queries[0], k=5))
     finally:
         idx.close()
+
+
+def _retrieval(data: dict) -> dict[str, dict[str, float]]:
+    return {r["name"]: {m: v for m, v in r["summary"].items() if m.startswith(("hit@", "recall@"))}
+            for r in data["results"]}
+
+
+def test_eval_builds_and_scores_on_milvus_as_on_sqlite(tmp_path, sample_dir):
+    """``docrag eval --build --set index.backend=milvus``: its own cached index, the same retrieval scores."""
+    import json
+    import shutil
+
+    from test_runner import QUESTIONS
+
+    from docrag.evaluate import evaluate
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_dir, corpus)
+    (corpus / "qs.jsonl").write_text("\n".join(json.dumps(
+        {"question": q.question, "answers": q.answers, "gold": [{"doc": g.doc} for g in q.gold]}, ensure_ascii=False)
+        for q in QUESTIONS), encoding="utf-8")
+
+    def run(**overrides):
+        return evaluate(f"jsonl:{corpus / 'qs.jsonl'}", build=True, modes=["bm25", "hybrid"], ks=[1, 3], out=None,
+                        dense=False, cache=tmp_path / "cache", overrides=overrides)
+
+    sqlite, milvus = run(), run(**{"index.backend": "milvus"})
+    assert sqlite["index"] != milvus["index"] and (Path(milvus["index"]) / "milvus.db").exists()
+    assert _retrieval(milvus) == _retrieval(sqlite) and _retrieval(sqlite)["bm25"]["hit@3"] > 0
+
+
+@pytest.mark.slow
+def test_cmrc_trial_evaluates_alike_on_both_backends(tmp_path):
+    """The CMRC2018 trial (256 paragraphs, 1,002 questions), BM25 and hybrid, built and scored on SQLite and on
+    Milvus Lite: hit@k and recall@k within 0.01."""
+    from conftest import shared_data
+
+    from docrag.evaluate import evaluate
+
+    spec = f"squad:{shared_data('cmrc2018_trial') / 'cmrc2018_trial.json'}"
+    results = [_retrieval(evaluate(spec, build=True, modes=["bm25", "hybrid"], ks=[1, 5, 10], out=None,
+                                   cache=tmp_path / "cache", overrides={"index.backend": backend}))
+               for backend in ("sqlite", "milvus")]
+    for mode, scores in results[0].items():
+        for metric, value in scores.items():
+            assert abs(results[1][mode][metric] - value) <= 0.01, (mode, metric)

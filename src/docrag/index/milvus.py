@@ -167,7 +167,7 @@ class MilvusStore:
             raise IndexStateError(f"{uri}: cannot connect to Milvus ({e})") from None
         self._local = threading.local()  # per thread: the documents of an open transaction
         self._lock = threading.Lock()
-        self._live: tuple[int, dict[str, int]] | None = None  # (generation, path -> live version)
+        self._live: tuple[int, dict[str, int], TermStats] | None = None  # generation, path -> live version, stats
         self._collections = {key: f"{name}_{key}" for key in _BASE_COLLECTIONS}
         self._collections.update({table: f"{name}_{c}" for table, c in _VECTOR_COLLECTIONS.items()})
         missing = [k for k in _BASE_COLLECTIONS if not self.client.has_collection(self._collections[k])]
@@ -326,14 +326,20 @@ class MilvusStore:
     # --- documents ------------------------------------------------------------------------------------
     def _live_versions(self) -> dict[str, int]:
         """Each document's live version, kept per generation."""
+        return self._snapshot()[0]
+
+    def _snapshot(self) -> tuple[dict[str, int], "TermStats"]:
+        """Each document's live version and the BM25 statistics (without document frequencies), read once per
+        generation: a search then costs one round trip for the generation."""
         gen = self.generation
         with self._lock:
             if self._live is not None and self._live[0] == gen:
-                return self._live[1]
+                return self._live[1], self._live[2]
         live = {r["path"]: int(r["version"]) for r in self._query("docs", "", ["path", "version"])}
+        stats = self._term_stats()
         with self._lock:
-            self._live = (gen, live)
-        return live
+            self._live = (gen, live, stats)
+        return live, stats
 
     def _is_live(self, row: dict, live: dict[str, int]) -> bool:
         return live.get(row["doc_path"]) == row["version"]
@@ -533,16 +539,16 @@ class MilvusStore:
                      for r in rows]
         return np.array([r["id"] for r in rows], dtype=np.int64), texts
 
-    def filter_expr(self, where: Filter | None) -> str | None:
+    def filter_expr(self, where: Filter | None, live: dict[str, int] | None = None) -> str | None:
         """A filter as a Milvus boolean expression over the chunk fields; None when it admits nothing. Path globs
-        are matched here against the documents (Python's fnmatchcase, as SQLite's GLOB: case-sensitive, ``*``
-        crosses ``/``), the rest are fields of the chunk rows."""
+        are matched here against the documents (``live``: their live versions; Python's fnmatchcase, as SQLite's
+        GLOB: case-sensitive, ``*`` crosses ``/``), the rest are fields of the chunk rows."""
         conditions = ['kind != "parent"']
         if where:
             if where.path_globs or where.doc_paths:
                 from fnmatch import fnmatchcase
 
-                live = self._live_versions()
+                live = self._live_versions() if live is None else live
                 paths = [p for p in where.doc_paths if p in live] if where.doc_paths else list(live)
                 paths = [p for p in paths if all(fnmatchcase(p, g) for g in where.path_globs)]
                 if not paths:
@@ -635,14 +641,14 @@ class MilvusStore:
         return out
 
     # --- searches run by Milvus ----------------------------------------------------------------------------
-    def _search(self, key: str, field: str, query: Any, metric: str, k: int, where: Filter | None
-                ) -> list[tuple[int, float]]:
+    def _search(self, key: str, field: str, query: Any, metric: str, k: int, where: Filter | None,
+                live: dict[str, int] | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, score) of a Milvus search on one field, ``where`` as a boolean expression; rows of
-        versions no document owns (a write under way) are left out."""
-        expr = self.filter_expr(where)
-        if expr is None or k <= 0 or not self._has(key):
+        versions no document owns (a write under way; ``live``: the live versions) are left out."""
+        live = self._live_versions() if live is None else live
+        expr = self.filter_expr(where, live)
+        if expr is None or k <= 0 or (key in VECTOR_TABLES and not self._has(key)):  # made with the first vectors
             return []
-        live = self._live_versions()
         res = self.client.search(self._collections[key], data=[query], anns_field=field, limit=k, filter=expr,
                                  search_params={"metric_type": metric}, output_fields=["doc_path", "version"])
         return [(int(hit["id"]), abs(float(hit["distance"])) if metric == "BM25" else float(hit["distance"]))
@@ -666,12 +672,12 @@ class MilvusStore:
             dims[d] = dims.get(d, 0.0) + w
         if not dims:
             return []
-        n = self._term_stats().chunks
+        live, stats = self._snapshot()
         df = {r["key"]: r["df"] for r in self._by_ids("terms", list(dims), ["key", "df"], field="key")}
-        query = {d: w * idf(df[d], n) for d, w in dims.items() if df.get(d, 0) > 0 and w}
+        query = {d: w * idf(df[d], stats.chunks) for d, w in dims.items() if df.get(d, 0) > 0 and w}
         if not query:
             return []
-        return [(i, s) for i, s in self._search("chunks", "bm25_tf", query, "IP", k, where) if s > 0]
+        return [(i, s) for i, s in self._search("chunks", "bm25_tf", query, "IP", k, where, live) if s > 0]
 
     def dense_search(self, vector: np.ndarray, k: int, where: Filter | None = None, table: str = "embeddings"
                      ) -> list[tuple[int, float]]:
