@@ -92,9 +92,9 @@ class IndexConfig(_Section):
         None, description="milvus: prefix of this index's collections (default: docrag_ and the index folder's "
         "name); machines sharing one index use the same uri and name")
     milvus_dense: Literal["docrag", "milvus"] = Field(
-        "milvus", description="milvus: who searches the dense vectors: milvus (its search on the vector field, "
-        "filters as its expressions: nothing loaded into the searching process) or docrag (all vectors read into "
-        "memory once per generation, as with SQLite); the same top-k (docs/benchmarks.md)")
+        "docrag", description="milvus: who searches the dense vectors: docrag (all vectors read into memory once per "
+        "generation, as with SQLite: faster on Milvus Lite) or milvus (its search on the vector field, filters as its "
+        "expressions: the searching process holds no vectors); the same top-k (docs/benchmarks.md)")
     milvus_bm25: Literal["docrag", "sparse", "function"] = Field(
         "docrag", description="milvus: who scores BM25: docrag (bm25s in the index folder, built from Milvus), "
         "sparse (Milvus, on docrag's BM25 weights with IDF from document frequencies kept in Milvus: no local "
