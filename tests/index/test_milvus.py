@@ -301,15 +301,15 @@ def test_eval_builds_and_scores_on_milvus_as_on_sqlite(tmp_path, sample_dir):
     import json
     import shutil
 
-    from test_runner import QUESTIONS
-
     from docrag.evaluate import evaluate
 
     corpus = tmp_path / "corpus"
     shutil.copytree(sample_dir, corpus)
+    questions = [("龙井茶产自哪里？", "浙江杭州西湖", "中国茶.html"),
+                 ("What constant k does reciprocal rank fusion commonly use?", "60", "hybrid_search.txt")]
     (corpus / "qs.jsonl").write_text("\n".join(json.dumps(
-        {"question": q.question, "answers": q.answers, "gold": [{"doc": g.doc} for g in q.gold]}, ensure_ascii=False)
-        for q in QUESTIONS), encoding="utf-8")
+        {"question": q, "answers": [a], "gold": [{"doc": d}]}, ensure_ascii=False) for q, a, d in questions),
+        encoding="utf-8")
 
     def run(**overrides):
         return evaluate(f"jsonl:{corpus / 'qs.jsonl'}", build=True, modes=["bm25", "hybrid"], ks=[1, 3], out=None,

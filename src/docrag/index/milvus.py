@@ -415,28 +415,36 @@ class MilvusStore:
             self.client.insert(self._collections["chunks"], rows[i:i + BATCH])
         for i in range(0, len(docs), BATCH):
             self.client.upsert(self._collections["docs"], docs[i:i + BATCH])  # the flip
+        self._add_term_stats(added + -self._stale_term_stats(paths))  # before the generation readers key them by
         self._bump()
-        self._delete_stale(paths, counted=True)
-        self._add_term_stats(added)
+        self._delete_stale(paths)
         self._set_writing([])
         self._seal()
 
-    def _delete_stale(self, paths: list[str], counted: bool) -> None:
-        """Rows of these documents other than their live version's (all of them for a removed document);
-        ``counted``: their terms leave the BM25 statistics (``recover`` recounts them instead)."""
+    def _stale(self, paths: list[str]) -> list[str]:
+        """Expressions for the rows of these documents other than their live version's (all of them for a removed
+        document)."""
         live = {r["path"]: int(r["version"]) for r in self._by_docs(paths)}
+        exprs = []
+        for i in range(0, len(paths), BATCH):
+            part = paths[i:i + BATCH]
+            versions = [live[p] for p in part if p in live]
+            exprs.append(_in("doc_path", part) + (f" and version not in [{', '.join(map(str, versions))}]"
+                                                  if versions else ""))
+        return exprs
+
+    def _delete_stale(self, paths: list[str]) -> None:
+        exprs = self._stale(paths)
         for key in ("chunks", *VECTOR_TABLES):
-            if not self._has(key):
-                continue
-            for i in range(0, len(paths), BATCH):
-                part = paths[i:i + BATCH]
-                versions = [live[p] for p in part if p in live]
-                expr = _in("doc_path", part) + (f" and version not in [{', '.join(map(str, versions))}]"
-                                                if versions else "")
-                if key == "chunks" and counted:
-                    gone = self._query("chunks", f'{expr} and kind != "parent"', ["bm25_tf", "n_terms"])
-                    self._add_term_stats(-TermStats.of_rows(gone))
-                self.client.delete(self._collections[key], filter=expr)
+            if self._has(key):
+                for expr in exprs:
+                    self.client.delete(self._collections[key], filter=expr)
+
+    def _stale_term_stats(self, paths: list[str]) -> "TermStats":
+        """The BM25 statistics of the chunks ``_delete_stale`` will delete."""
+        fields = ["bm25_tf", "n_terms"]
+        return TermStats.of_rows([r for expr in self._stale(paths)
+                                  for r in self._query("chunks", f'{expr} and kind != "parent"', fields)])
 
     # --- BM25 statistics (for docrag's weights in ``bm25_tf``) ----------------------------------------
     def _term_stats(self) -> "TermStats":
@@ -511,8 +519,9 @@ class MilvusStore:
         self._set_writing(paths)
         for i in range(0, len(paths), BATCH):
             self.client.delete(self._collections["docs"], filter=_in("path", paths[i:i + BATCH]))
+        self._add_term_stats(-self._stale_term_stats(paths))
         self._bump()
-        self._delete_stale(paths, counted=True)
+        self._delete_stale(paths)
         self._set_writing([])
         self._seal()
         for table in VECTOR_TABLES:
@@ -525,9 +534,9 @@ class MilvusStore:
         writer lock). A document is old or new already; the generation is bumped in case the flip happened."""
         paths = self._writing()
         if paths:
-            self._bump()
-            self._delete_stale(paths, counted=False)
+            self._delete_stale(paths)
             self._recount_term_stats()
+            self._bump()
             self._set_writing([])
 
     # --- chunks and the document graph ------------------------------------------------------------------
@@ -677,7 +686,8 @@ class MilvusStore:
             return []
         live, stats = self._snapshot()
         df = {r["key"]: r["df"] for r in self._by_ids("terms", list(dims), ["key", "df"], field="key")}
-        query = {d: w * idf(df[d], stats.chunks) for d, w in dims.items() if df.get(d, 0) > 0 and w}
+        # N at least df: a writer may have added chunks since this generation's statistics were read
+        query = {d: w * idf(df[d], max(stats.chunks, df[d])) for d, w in dims.items() if df.get(d, 0) > 0 and w}
         if not query:
             return []
         return [(i, s) for i, s in self._search("chunks", "bm25_tf", query, "IP", k, where, live) if s > 0]
