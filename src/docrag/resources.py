@@ -223,10 +223,14 @@ class Resources:
             self._loaded(t0)
             return vectors
 
+    def has_vectors(self) -> bool:
+        """Whether the index has dense vectors (without reading them: Milvus may search them itself)."""
+        return self.store.last_embedded_id() is not None and bool((self.manifest.get("embedder") or {}).get("dim"))
+
     def sentence_embedder(self) -> Embedder | None:
         """The extractive answer ranks sentences by dense similarity too, when the index has vectors of the
         configured model (a BM25 search of an index embedded by another model still gets an answer)."""
-        if not len(self.vectors()):
+        if not self.has_vectors():
             return None
         try:
             return self.embedder()

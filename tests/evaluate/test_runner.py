@@ -54,6 +54,15 @@ def test_build_is_cached_by_content(dataset, index, tmp_path_factory):
     assert other != index
 
 
+def test_build_cache_key_names_the_backend(dataset):
+    from docrag.evaluate.runner import corpus_fingerprint
+
+    keys = {corpus_fingerprint(dataset.corpus, Config.load(**o), dense=False) for o in (
+        {}, {"index.backend": "milvus"}, {"index.backend": "milvus", "index.milvus_uri": "http://m:19530"})}
+    assert len(keys) == 3  # a Milvus build is never taken for the SQLite one, nor one server's for another's
+    assert corpus_fingerprint(dataset.corpus, Config.load(milvus_dense="docrag"), dense=False) in keys  # search only
+
+
 def test_ctrl_c_keeps_finished_questions(dataset, index):
     def interrupt_after_two(stage, done, total):
         if done == 2:

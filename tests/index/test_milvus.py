@@ -12,6 +12,7 @@ import pytest
 from test_store import check_chunk_texts_carry_innermost_headings
 
 from docrag.errors import IndexStateError
+from docrag.retrieve.retrievers import StoreDenseRetriever
 from docrag.types import Block, Chunk, Document, Filter
 
 pytestmark = pytest.mark.skipif(
@@ -153,6 +154,54 @@ def test_milvus_scores_bm25_like_docrag(store):
     assert [i for i, _ in store.bm25_search(a.tokenize("招商银行"), 5, Filter(doc_paths=("/2.txt",)))] == [3]
 
 
+def _bm25s_top(store, query: str, k: int = 10) -> list[tuple[int, float]]:
+    """docrag's own BM25 (bm25s) over the store's live chunks."""
+    from docrag.index.bm25 import build_from_texts
+    from docrag.text.analyzer import Analyzer
+
+    index = build_from_texts(*store.chunk_texts(), Analyzer())
+    scores = index.scores(Analyzer().tokenize(query))
+    order = [i for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+    return [(int(index.chunk_ids[i]), float(scores[i])) for i in order]
+
+
+def _sparse_top(store, query: str, k: int = 10) -> list[tuple[int, float]]:
+    from docrag.text.analyzer import Analyzer
+
+    weights: dict[str, float] = {}
+    for t in Analyzer().tokenize(query):
+        weights[t] = weights.get(t, 0.0) + 1.0
+    return store.bm25_sparse_search(weights, k)
+
+
+def _same_ranking(ours, theirs) -> None:
+    assert [i for i, _ in theirs] == [i for i, _ in ours]
+    assert [s for _, s in theirs] == pytest.approx([s for _, s in ours], rel=1e-5)
+
+
+def test_sparse_bm25_follows_writes_replacements_and_removals(store):
+    """Milvus scores docrag's BM25 weights with IDF from the document frequencies it keeps: equal to bm25s over
+    the live chunks after every write, replacement and removal (each chunk two terms long, so the average length
+    the weights were written with stays the collection's)."""
+    from docrag.text.analyzer import Analyzer
+
+    texts = {"/a.txt": ["apple banana", "apple cherry"], "/b.txt": ["banana dates"], "/c.txt": ["cherry elder"]}
+    assert all(len(Analyzer().tokenize(t)) == 2 for ts in texts.values() for t in ts)
+    for path, ts in texts.items():
+        store.put_document(*_doc(path, ts), sha256=path, size=1, mtime_ns=1, chunk_sig="s")
+    queries = ["apple cherry cherry", "banana", "elder dates apple", "fig"]
+    for q in queries:
+        _same_ranking(_bm25s_top(store, q), _sparse_top(store, q))
+    store.put_document(*_doc("/a.txt", ["elder fig"]), sha256="a2", size=1, mtime_ns=2, chunk_sig="s")
+    store.remove_documents(["/b.txt"])
+    assert _sparse_top(store, "banana") == []  # no live chunk holds it any more
+    _check_term_stats(store)
+    for q in queries:
+        _same_ranking(_bm25s_top(store, q), _sparse_top(store, q))
+    assert [i for i, _ in store.bm25_sparse_search({"elder": 1.0}, 5, Filter(doc_paths=("/c.txt",)))] == \
+        [i for i, _ in _bm25s_top(store, "elder") if i in store.chunk_ids(Filter(doc_paths=("/c.txt",)))]
+
+
 @pytest.mark.parametrize("dies_in", ["insert", "flip", "delete"])
 def test_a_killed_write_leaves_each_document_old_or_new(store, monkeypatch, dies_in):
     store.put_document(*_doc("/a.txt", ["旧一", "旧二"]), sha256="old", size=1, mtime_ns=1, chunk_sig="s")
@@ -188,6 +237,18 @@ def test_a_killed_write_leaves_each_document_old_or_new(store, monkeypatch, dies
     assert store.generation > generation and store.docs()["/a.txt"].sha256 == ("old" if dies_in == "insert" else "new")
     store.recover()  # nothing left to do
     assert store.counts()["chunks"] == len(expected)
+    _check_term_stats(store)  # the BM25 statistics counted again
+
+
+def _check_term_stats(store) -> None:
+    """The BM25 statistics the store keeps are those of its live chunks."""
+    from docrag.index.milvus import TermStats
+    from docrag.text.analyzer import Analyzer
+
+    want = TermStats.of(Analyzer().tokenize(t) for t in store.chunk_texts()[1])
+    got = store._term_stats()
+    assert (got.chunks, got.terms) == (want.chunks, want.terms)
+    assert {r["key"]: r["df"] for r in store._query("terms", "df > 0", ["key", "df"])} == want.df
 
 
 def test_index_on_milvus_ranks_as_on_sqlite(sample_index, tmp_path):
@@ -204,14 +265,22 @@ def test_index_on_milvus_ranks_as_on_sqlite(sample_index, tmp_path):
         generation = idx.store.generation  # one per commit batch (SQLite: one per document)
         assert idx.add([docs]).unchanged and idx.store.generation == generation
         queries = ["龙井茶产自哪里", "docrag 怎么安装", "量子计算", "RoPE 位置编码的公式"]
-        for q in queries:
-            for mode in ("bm25", "dense", "hybrid", "graph"):
-                ours = [(h.chunk_id, round(h.score, 4)) for h in sample_index.search(q, k=5, mode=mode)]
-                theirs = [(h.chunk_id, round(h.score, 4)) for h in idx.search(q, k=5, mode=mode)]
-                assert ours == theirs, (q, mode)
-            for where in ({"file_types": ["md"]}, {"path_glob": "*中国茶*"}):
-                ours = [h.chunk_id for h in sample_index.search(q, k=5, mode="hybrid", **where)]
-                assert [h.chunk_id for h in idx.search(q, k=5, mode="hybrid", **where)] == ours, (q, where)
+        # who searches on Milvus: its dense search, docrag's vectors in memory; bm25s, Milvus on docrag's weights
+        for dense, bm25 in (("milvus", "docrag"), ("docrag", "docrag"), ("milvus", "sparse")):
+            idx.config.index.milvus_dense, idx.config.index.milvus_bm25 = dense, bm25
+            assert isinstance(idx.searcher.retriever("dense"), StoreDenseRetriever) == (dense == "milvus")
+            for q in queries:
+                for mode in ("bm25", "dense", "hybrid", "graph"):
+                    ours = [(h.chunk_id, h.score) for h in sample_index.search(q, k=5, mode=mode)]
+                    theirs = [(h.chunk_id, h.score) for h in idx.search(q, k=5, mode=mode)]
+                    assert [i for i, _ in theirs] == [i for i, _ in ours], (dense, bm25, q, mode)
+                    assert [s for _, s in theirs] == pytest.approx([s for _, s in ours], rel=1e-5)
+                for where in ({"file_types": ["md"]}, {"path_glob": "*中国茶*"}, {"file_types": ["pdf"]}):
+                    for mode in ("dense", "hybrid"):
+                        ours_ids = [h.chunk_id for h in sample_index.search(q, k=5, mode=mode, **where)]
+                        theirs_ids = [h.chunk_id for h in idx.search(q, k=5, mode=mode, **where)]
+                        assert theirs_ids == ours_ids, (dense, bm25, q, mode, where)
+        idx.config.index.milvus_dense, idx.config.index.milvus_bm25 = "milvus", "docrag"
         reopened = docrag.Index.open(tmp_path / "ix", config=docrag.Config(), index__backend="milvus", readonly=True)
         assert [h.chunk_id for h in reopened.search(queries[0], k=3, mode="bm25")] == \
             [h.chunk_id for h in sample_index.search(queries[0], k=3, mode="bm25")]
@@ -220,3 +289,49 @@ def test_index_on_milvus_ranks_as_on_sqlite(sample_index, tmp_path):
         assert len(gone) == 1 and all(Path(h.doc_path).name != "中国茶.html" for h in idx.search(queries[0], k=5))
     finally:
         idx.close()
+
+
+def _retrieval(data: dict) -> dict[str, dict[str, float]]:
+    return {r["name"]: {m: v for m, v in r["summary"].items() if m.startswith(("hit@", "recall@"))}
+            for r in data["results"]}
+
+
+def test_eval_builds_and_scores_on_milvus_as_on_sqlite(tmp_path, sample_dir):
+    """``docrag eval --build --set index.backend=milvus``: its own cached index, the same retrieval scores."""
+    import json
+    import shutil
+
+    from docrag.evaluate import evaluate
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_dir, corpus)
+    questions = [("龙井茶产自哪里？", "浙江杭州西湖", "中国茶.html"),
+                 ("What constant k does reciprocal rank fusion commonly use?", "60", "hybrid_search.txt")]
+    (corpus / "qs.jsonl").write_text("\n".join(json.dumps(
+        {"question": q, "answers": [a], "gold": [{"doc": d}]}, ensure_ascii=False) for q, a, d in questions),
+        encoding="utf-8")
+
+    def run(**overrides):
+        return evaluate(f"jsonl:{corpus / 'qs.jsonl'}", build=True, modes=["bm25", "hybrid"], ks=[1, 3], out=None,
+                        dense=False, cache=tmp_path / "cache", overrides=overrides)
+
+    sqlite, milvus = run(), run(**{"index.backend": "milvus"})
+    assert sqlite["index"] != milvus["index"] and (Path(milvus["index"]) / "milvus.db").exists()
+    assert _retrieval(milvus) == _retrieval(sqlite) and _retrieval(sqlite)["bm25"]["hit@3"] > 0
+
+
+@pytest.mark.slow
+def test_cmrc_trial_evaluates_alike_on_both_backends(tmp_path):
+    """The CMRC2018 trial (256 paragraphs, 1,002 questions), BM25 and hybrid, built and scored on SQLite and on
+    Milvus Lite: hit@k and recall@k within 0.01."""
+    from conftest import shared_data
+
+    from docrag.evaluate import evaluate
+
+    spec = f"squad:{shared_data('cmrc2018_trial') / 'cmrc2018_trial.json'}"
+    results = [_retrieval(evaluate(spec, build=True, modes=["bm25", "hybrid"], ks=[1, 5, 10], out=None,
+                                   cache=tmp_path / "cache", overrides={"index.backend": backend}))
+               for backend in ("sqlite", "milvus")]
+    for mode, scores in results[0].items():
+        for metric, value in scores.items():
+            assert abs(results[1][mode][metric] - value) <= 0.01, (mode, metric)

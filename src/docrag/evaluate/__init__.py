@@ -21,13 +21,14 @@ DEFAULT_CACHE = Path("~/.cache/docrag/eval").expanduser()
 def evaluate(dataset: str, index: str | Path | None = None, build: bool = False, corpus: Sequence[str | Path] = (),
              configs: Sequence[str | Path] = (), modes: list[str] | None = None, ks: Sequence[int] = (1, 5, 10),
              out: str | Path | None = "report", limit: int | None = None, dense: bool = True,
-             cache: Path = DEFAULT_CACHE, progress: Progress | None = None) -> dict:
+             cache: Path = DEFAULT_CACHE, progress: Progress | None = None, overrides: dict | None = None) -> dict:
     """Evaluate configurations on a data set; writes report.md/json/plots to ``out`` and returns the data.
 
     ``index``: an existing index; or ``build=True``: index the data set's corpus (plus ``corpus``)
     into a cache keyed by content hash. ``configs``: TOML files, one configuration each; without
     them, one configuration per search mode in ``modes`` (default: bm25, dense, hybrid; bm25 only
-    when the index has no vectors).
+    when the index has no vectors). ``overrides``: settings (as ``Config.load`` takes them) applied to every
+    configuration, e.g. ``{"index.backend": "milvus"}``.
     """
     from docrag.evaluate.datasets import load_dataset
     from docrag.evaluate.report import write_report
@@ -36,7 +37,8 @@ def evaluate(dataset: str, index: str | Path | None = None, build: bool = False,
         ds = load_dataset(dataset, cache / "datasets")
     except ValueError as e:
         raise DocragError(str(e)) from None
-    base = Config.load()
+    overrides = overrides or {}
+    base = Config.load(**overrides)
     existing = Path(index) if index is not None and not build else None  # --build wins over --index
     if existing is None and not build:
         raise DocragError("give --index of an existing index, or --build to index the data set's corpus")
@@ -46,13 +48,13 @@ def evaluate(dataset: str, index: str | Path | None = None, build: bool = False,
         else:
             import docrag
 
-            with docrag.Index.open(existing) as idx:
+            with docrag.Index.open(existing, config=base) as idx:
                 has_vectors = idx.store.counts()["embedded"] > 0
         modes = ["bm25", "dense", "hybrid"] if has_vectors else ["bm25"]
     ks = sorted(set(ks))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     results, indexes, builds = [], [], []
-    for variant in variants(list(configs), modes, base):
+    for variant in variants(list(configs), modes, base, overrides):
         # with --build each configuration gets the index its parse and chunk settings make (cached by
         # content hash, so configurations that differ only in retrieval or answering share one)
         if existing is None:

@@ -38,10 +38,11 @@ class Variant:
     config: Config
 
 
-def variants(config_files: list[str | Path], modes: list[str], base: Config) -> list[Variant]:
-    """One variant per config file; without files, one per search mode on the base config."""
+def variants(config_files: list[str | Path], modes: list[str], base: Config, overrides: dict | None = None
+             ) -> list[Variant]:
+    """One variant per config file (with ``overrides``); without files, one per search mode on the base config."""
     if config_files:
-        return [Variant(Path(f).stem, Config.load(f)) for f in config_files]
+        return [Variant(Path(f).stem, Config.load(f, **(overrides or {}))) for f in config_files]
     return [Variant(mode, base.model_copy(update={"retrieve": base.retrieve.model_copy(update={"mode": mode})}))
             for mode in modes]
 
@@ -59,6 +60,9 @@ def corpus_fingerprint(paths: list[Path], config: Config, dense: bool) -> str:
                              embedder_name=config.index.embedder)
     embedder = config.index.embedder if dense else "no-dense"
     h.update(f"{splitter.signature()}|{config.parse.signature()}|{embedder}".encode())
+    ix = config.index
+    if ix.backend != "sqlite":  # (SQLite's keys stay those of the indexes already cached)
+        h.update(f"|{ix.backend}|{ix.milvus_uri or ''}|{ix.milvus_collection or ''}".encode())
     return h.hexdigest()[:16]
 
 

@@ -8,12 +8,18 @@ Collections, named ``{name}_...``:
   pages and character span, section and extra (JSON), the graph edges leaving it (JSON: ``[[dst ordinal, kind]]``),
   and ``terms``: the chunk's BM25 text analysed by docrag's analyzer (rjieba + English stemming), each term
   written as a hex code so that Milvus's ``standard`` tokenizer keeps it whole; Milvus's BM25 function turns it
-  into the ``sparse`` field, so Milvus can score BM25 itself (server-side IDF; ``bm25_search``);
+  into the ``sparse`` field, so Milvus can score BM25 itself (server-side IDF; ``bm25_search``); and ``bm25_tf``,
+  docrag's own BM25 weights of the same terms (each term's saturated, length-normalised frequency, as bm25s's
+  Lucene variant) as a sparse vector, scored by inner product with a query vector that carries the IDF
+  (``bm25_sparse_search``), and ``n_terms`` (its length in terms);
+- ``terms``: per term (32 bits of its hash) the number of chunks holding it, kept with every write, so that IDF
+  comes from the whole collection on any machine (the chunk count and total length are in ``meta``);
 - ``docs``: one row per document (path is the primary key): its live version and its record (hashes, size, mtime,
   chunk signature, title, metadata) for incremental ingest;
 - ``meta``: key/value (the generation, the embedder record, the id counter, writes in progress);
-- ``vectors`` / ``image_vectors``: chunk id, document path and version, and the dense vector (float16 values, as
-  SQLite keeps them), made when the first vectors arrive (their dimension is known then).
+- ``vectors`` / ``image_vectors``: chunk id, document path and version, kind and file type (so that filters apply
+  in a vector search), and the dense vector (float16 values, as SQLite keeps them), made when the first vectors
+  arrive (their dimension is known then); ``dense_search`` searches them in Milvus.
 
 Milvus has no multi-row transactions, so a document is replaced in an order that leaves it old or new whatever
 moment the writer dies: its new chunks are written under a new version, then its ``docs`` row flips to that version
@@ -27,9 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -44,12 +53,39 @@ PATH_LENGTH = 4096
 BATCH = 1000  # rows per insert/query by ids (gRPC messages stay small)
 WINDOW = 4096  # ids per range query while looking for chunks without vectors
 _VECTOR_COLLECTIONS = {"embeddings": "vectors", "image_embeddings": "image_vectors"}
+_BASE_COLLECTIONS = ("chunks", "docs", "meta", "terms")
+K1, B = 1.5, 0.75  # docrag's BM25 (bm25s, Lucene variant)
+NO_TERM = 0  # the sparse dimension of a chunk without BM25 terms (Milvus refuses empty sparse vectors)
+STATS = "bm25_stats"  # meta: {"chunks": BM25-indexed chunks, "terms": their total length in terms}
 
 
+@lru_cache(maxsize=1 << 20)  # a term recurs in many chunks; hashing was 10% of a write
 def term_code(term: str) -> str:
     """A term as one token for Milvus's ``standard`` tokenizer (which would split "nasdaq-list" or "3.5", and
     each Chinese character): 64 bits of its hash in hex."""
     return "t" + hashlib.blake2b(term.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@lru_cache(maxsize=1 << 20)  # a term recurs in many chunks; hashing was 10% of a write
+def term_dim(term: str) -> int:
+    """A term's dimension in the ``bm25_tf`` sparse vectors: 32 bits of its hash (never ``NO_TERM``)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "big") % (2**32 - 2) + 1
+
+
+def bm25_weights(terms: list[str], avg_length: float) -> dict[int, float]:
+    """A chunk's BM25 weights (bm25s, Lucene variant: tf / (tf + k1 (1 - b + b |d| / avgdl))), by term dimension;
+    the IDF goes on the query vector."""
+    tf: dict[int, int] = {}
+    for t in terms:
+        d = term_dim(t)
+        tf[d] = tf.get(d, 0) + 1
+    norm = K1 * (1 - B + B * len(terms) / avg_length) if avg_length else K1
+    return {d: n / (n + norm) for d, n in tf.items()} or {NO_TERM: 1.0}
+
+
+def idf(df: int, n: int) -> float:
+    """bm25s's Lucene IDF."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def _lit(value: str) -> str:
@@ -72,6 +108,49 @@ def _fit(text: str, limit: int = MAX_VARCHAR) -> str:
     return text if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
 
 
+@dataclass
+class TermStats:
+    """BM25 statistics of a set of chunks: how many, their total length in terms, and per term dimension how many
+    of them hold it. Added and subtracted as chunks come and go."""
+
+    chunks: int
+    terms: int
+    df: dict[int, int]
+
+    @classmethod
+    def of(cls, analysed: Iterable[list[str]]) -> "TermStats":
+        """Of chunks given as their analysed terms."""
+        n = total = 0
+        df: dict[int, int] = {}
+        for terms in analysed:
+            n, total = n + 1, total + len(terms)
+            for d in {term_dim(t) for t in terms}:
+                df[d] = df.get(d, 0) + 1
+        return cls(n, total, df)
+
+    @classmethod
+    def of_rows(cls, rows: list[dict]) -> "TermStats":
+        """Of chunk rows read back (their ``bm25_tf`` and ``n_terms``)."""
+        df: dict[int, int] = {}
+        for r in rows:
+            for d in r["bm25_tf"]:
+                if int(d) != NO_TERM:
+                    df[int(d)] = df.get(int(d), 0) + 1
+        return cls(len(rows), sum(r["n_terms"] for r in rows), df)
+
+    def __add__(self, other: "TermStats") -> "TermStats":
+        df = dict(self.df)
+        for d, n in other.df.items():
+            df[d] = df.get(d, 0) + n
+        return TermStats(self.chunks + other.chunks, self.terms + other.terms, df)
+
+    def __neg__(self) -> "TermStats":
+        return TermStats(-self.chunks, -self.terms, {d: -n for d, n in self.df.items()})
+
+    def average_length(self) -> float:
+        return self.terms / self.chunks if self.chunks else 0.0
+
+
 class MilvusStore:
     """``docrag.index.storage.Storage`` on Milvus (see the module's docstring)."""
 
@@ -91,15 +170,18 @@ class MilvusStore:
             raise IndexStateError(f"{uri}: cannot connect to Milvus ({e})") from None
         self._local = threading.local()  # per thread: the documents of an open transaction
         self._lock = threading.Lock()
-        self._live: tuple[int, dict[str, int]] | None = None  # (generation, path -> live version)
-        self._collections = {key: f"{name}_{key}" for key in ("chunks", "docs", "meta")}
+        self._live: tuple[int, dict[str, int], TermStats] | None = None  # generation, path -> live version, stats
+        self._collections = {key: f"{name}_{key}" for key in _BASE_COLLECTIONS}
         self._collections.update({table: f"{name}_{c}" for table, c in _VECTOR_COLLECTIONS.items()})
-        missing = [k for k in ("chunks", "docs", "meta") if not self.client.has_collection(self._collections[k])]
+        missing = [k for k in _BASE_COLLECTIONS if not self.client.has_collection(self._collections[k])]
+        if missing and "chunks" not in missing:
+            raise IndexStateError(f"{uri}: the collections {name}_* were made by an older docrag (no "
+                                  f"{', '.join(missing)}): ingest into a new index (another milvus_collection)")
         if missing and readonly:
             raise IndexStateError(f"{uri}: no docrag collections {name}_* in this Milvus")
         for key in missing:
             self._create(key)
-        for key in ("chunks", "docs", "meta", *VECTOR_TABLES):
+        for key in (*_BASE_COLLECTIONS, *VECTOR_TABLES):
             if key not in missing and self.client.has_collection(self._collections[key]):
                 self.client.load_collection(self._collections[key])
 
@@ -121,6 +203,8 @@ class MilvusStore:
             schema.add_field("terms", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True,
                              analyzer_params={"tokenizer": "standard"})
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_field("bm25_tf", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_field("n_terms", DataType.INT64)
             for f in ("char_start", "char_end", "page_start", "page_end"):  # pages: -1 for none
                 schema.add_field(f, DataType.INT64)
             for f in ("section", "extra", "edges"):
@@ -129,11 +213,14 @@ class MilvusStore:
                                          input_field_names=["terms"], output_field_names=["sparse"]))
             # docrag's BM25 (bm25s, Lucene variant): k1 = 1.5, b = 0.75
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                            params={"bm25_k1": 1.5, "bm25_b": 0.75})
+                            params={"bm25_k1": K1, "bm25_b": B})
+            index.add_index("bm25_tf", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         elif key in VECTOR_TABLES:
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("doc_path", DataType.VARCHAR, max_length=PATH_LENGTH)
             schema.add_field("version", DataType.INT64)
+            schema.add_field("kind", DataType.VARCHAR, max_length=64)
+            schema.add_field("file_type", DataType.VARCHAR, max_length=64)
             schema.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
             index.add_index("vec", index_type="FLAT", metric_type="IP")
         else:
@@ -142,6 +229,9 @@ class MilvusStore:
                 schema.add_field("path", DataType.VARCHAR, max_length=PATH_LENGTH)
                 schema.add_field("version", DataType.INT64)
                 schema.add_field("record", DataType.JSON)
+            elif key == "terms":  # a term's dimension -> the number of chunks holding it
+                schema.add_field("key", DataType.INT64, is_primary=True)
+                schema.add_field("df", DataType.INT64)
             else:
                 schema.add_field("key", DataType.VARCHAR, max_length=256, is_primary=True)
                 schema.add_field("value", DataType.VARCHAR, max_length=MAX_VARCHAR)
@@ -162,11 +252,11 @@ class MilvusStore:
         finally:
             it.close()
 
-    def _by_ids(self, key: str, ids: list[int], fields: list[str], extra: str = "") -> list[dict]:
+    def _by_ids(self, key: str, ids: list[int], fields: list[str], extra: str = "", field: str = "id") -> list[dict]:
         out: list[dict] = []
         for i in range(0, len(ids), BATCH):
             part = ids[i:i + BATCH]
-            expr = _in("id", part) + (f" and {extra}" if extra else "")
+            expr = _in(field, part) + (f" and {extra}" if extra else "")
             out.extend(self.client.query(self._collections[key], filter=expr, output_fields=fields,
                                          limit=len(part)))
         return out
@@ -239,14 +329,20 @@ class MilvusStore:
     # --- documents ------------------------------------------------------------------------------------
     def _live_versions(self) -> dict[str, int]:
         """Each document's live version, kept per generation."""
+        return self._snapshot()[0]
+
+    def _snapshot(self) -> tuple[dict[str, int], "TermStats"]:
+        """Each document's live version and the BM25 statistics (without document frequencies), read once per
+        generation: a search then costs one round trip for the generation."""
         gen = self.generation
         with self._lock:
             if self._live is not None and self._live[0] == gen:
-                return self._live[1]
+                return self._live[1], self._live[2]
         live = {r["path"]: int(r["version"]) for r in self._query("docs", "", ["path", "version"])}
+        stats = self._term_stats()
         with self._lock:
-            self._live = (gen, live)
-        return live
+            self._live = (gen, live, stats)
+        return live, stats
 
     def _is_live(self, row: dict, live: dict[str, int]) -> bool:
         return live.get(row["doc_path"]) == row["version"]
@@ -275,11 +371,14 @@ class MilvusStore:
         else:
             self._write([item])
 
-    def _bm25_text(self, chunk: Chunk) -> str:
+    def _bm25_terms(self, chunk: Chunk) -> list[str]:
+        """The terms BM25 indexes for a chunk (none for a parent chunk: only its children are searched)."""
+        if chunk.kind == "parent":
+            return []
         text = chunk.text
         if self.bm25_headings:  # as Store.chunk_texts(headings)
             text = "\n".join([h for h in chunk.section[-self.bm25_headings:] if not text.startswith(h)] + [text])
-        return _fit(" ".join(map(term_code, self.analyzer.tokenize(text))))
+        return self.analyzer.tokenize(text)
 
     def _write(self, items: list[tuple[str, dict, list[Chunk], list[tuple[int, int, str]]]]) -> None:
         """Documents old -> new: new chunks under new versions, the docs rows flip, generation, old rows deleted."""
@@ -290,16 +389,21 @@ class MilvusStore:
         version = self._allocate(len(items), "next_version") - 1
         paths = [path for path, *_ in items]
         self._set_writing(paths)  # what recover() cleans after a killed writer
+        analysed = [[(c, self._bm25_terms(c)) for c in chunks] for _, _, chunks, _ in items]
+        added = TermStats.of(terms for doc in analysed for c, terms in doc if c.kind != "parent")
+        stats = self._term_stats() + added
         rows, docs = [], []
-        for path, record, chunks, edges in items:
+        for (path, record, _, edges), doc_chunks in zip(items, analysed):
             version += 1
             leaving: dict[int, list] = {}
             for a, b, kind in edges:
                 leaving.setdefault(a, []).append([b, kind])
-            for c in chunks:
+            for c, terms in doc_chunks:
                 rows.append({
                     "id": next_id, "doc_path": path, "version": version, "ordinal": c.ordinal, "kind": c.kind,
-                    "file_type": record["file_type"], "text": _fit(c.text), "terms": self._bm25_text(c),
+                    "file_type": record["file_type"], "text": _fit(c.text),
+                    "terms": _fit(" ".join(map(term_code, terms))), "n_terms": len(terms),
+                    "bm25_tf": bm25_weights(terms, stats.average_length()),
                     "char_start": c.char_start, "char_end": c.char_end,
                     "page_start": -1 if c.page_start is None else c.page_start,
                     "page_end": -1 if c.page_end is None else c.page_end,
@@ -311,23 +415,62 @@ class MilvusStore:
             self.client.insert(self._collections["chunks"], rows[i:i + BATCH])
         for i in range(0, len(docs), BATCH):
             self.client.upsert(self._collections["docs"], docs[i:i + BATCH])  # the flip
+        self._add_term_stats(added + -self._stale_term_stats(paths))  # before the generation readers key them by
         self._bump()
         self._delete_stale(paths)
         self._set_writing([])
         self._seal()
 
-    def _delete_stale(self, paths: list[str]) -> None:
-        """Rows of these documents other than their live version's (all of them for a removed document)."""
+    def _stale(self, paths: list[str]) -> list[str]:
+        """Expressions for the rows of these documents other than their live version's (all of them for a removed
+        document)."""
         live = {r["path"]: int(r["version"]) for r in self._by_docs(paths)}
+        exprs = []
+        for i in range(0, len(paths), BATCH):
+            part = paths[i:i + BATCH]
+            versions = [live[p] for p in part if p in live]
+            exprs.append(_in("doc_path", part) + (f" and version not in [{', '.join(map(str, versions))}]"
+                                                  if versions else ""))
+        return exprs
+
+    def _delete_stale(self, paths: list[str]) -> None:
+        exprs = self._stale(paths)
         for key in ("chunks", *VECTOR_TABLES):
-            if not self._has(key):
-                continue
-            for i in range(0, len(paths), BATCH):
-                part = paths[i:i + BATCH]
-                versions = [live[p] for p in part if p in live]
-                expr = _in("doc_path", part) + (f" and version not in [{', '.join(map(str, versions))}]"
-                                                if versions else "")
-                self.client.delete(self._collections[key], filter=expr)
+            if self._has(key):
+                for expr in exprs:
+                    self.client.delete(self._collections[key], filter=expr)
+
+    def _stale_term_stats(self, paths: list[str]) -> "TermStats":
+        """The BM25 statistics of the chunks ``_delete_stale`` will delete."""
+        fields = ["bm25_tf", "n_terms"]
+        return TermStats.of_rows([r for expr in self._stale(paths)
+                                  for r in self._query("chunks", f'{expr} and kind != "parent"', fields)])
+
+    # --- BM25 statistics (for docrag's weights in ``bm25_tf``) ----------------------------------------
+    def _term_stats(self) -> "TermStats":
+        stats = self.get_meta(STATS) or {}
+        return TermStats(stats.get("chunks", 0), stats.get("terms", 0), {})
+
+    def _add_term_stats(self, delta: "TermStats") -> None:
+        """Chunk count, total length and document frequencies changed by ``delta`` (one writer per index)."""
+        if not (delta.chunks or delta.df):
+            return
+        keys = sorted(k for k, n in delta.df.items() if n)
+        have = {r["key"]: r["df"] for r in self._by_ids("terms", keys, ["key", "df"], field="key")}
+        rows = [{"key": k, "df": have.get(k, 0) + delta.df[k], "_v": [0.0, 0.0]} for k in keys]
+        for i in range(0, len(rows), BATCH * 10):
+            self.client.upsert(self._collections["terms"], rows[i:i + BATCH * 10])
+        total = self._term_stats() + delta
+        self.set_meta(STATS, {"chunks": total.chunks, "terms": total.terms})
+
+    def _recount_term_stats(self) -> None:
+        """The BM25 statistics counted again from the live chunks (after a killed writer)."""
+        live = self._live_versions()
+        rows = [r for r in self._query("chunks", 'kind != "parent"', ["doc_path", "version", "bm25_tf", "n_terms"])
+                if self._is_live(r, live)]
+        self.client.delete(self._collections["terms"], filter="key >= 0")
+        self.set_meta(STATS, None)
+        self._add_term_stats(TermStats.of_rows(rows))
 
     def _set_writing(self, paths: list[str]) -> None:
         """Record the documents being written (for ``recover``), in parts that fit a meta value."""
@@ -376,6 +519,7 @@ class MilvusStore:
         self._set_writing(paths)
         for i in range(0, len(paths), BATCH):
             self.client.delete(self._collections["docs"], filter=_in("path", paths[i:i + BATCH]))
+        self._add_term_stats(-self._stale_term_stats(paths))
         self._bump()
         self._delete_stale(paths)
         self._set_writing([])
@@ -390,8 +534,9 @@ class MilvusStore:
         writer lock). A document is old or new already; the generation is bumped in case the flip happened."""
         paths = self._writing()
         if paths:
-            self._bump()
             self._delete_stale(paths)
+            self._recount_term_stats()
+            self._bump()
             self._set_writing([])
 
     # --- chunks and the document graph ------------------------------------------------------------------
@@ -406,16 +551,16 @@ class MilvusStore:
                      for r in rows]
         return np.array([r["id"] for r in rows], dtype=np.int64), texts
 
-    def filter_expr(self, where: Filter | None) -> str | None:
+    def filter_expr(self, where: Filter | None, live: dict[str, int] | None = None) -> str | None:
         """A filter as a Milvus boolean expression over the chunk fields; None when it admits nothing. Path globs
-        are matched here against the documents (Python's fnmatchcase, as SQLite's GLOB: case-sensitive, ``*``
-        crosses ``/``), the rest are fields of the chunk rows."""
+        are matched here against the documents (``live``: their live versions; Python's fnmatchcase, as SQLite's
+        GLOB: case-sensitive, ``*`` crosses ``/``), the rest are fields of the chunk rows."""
         conditions = ['kind != "parent"']
         if where:
             if where.path_globs or where.doc_paths:
                 from fnmatch import fnmatchcase
 
-                live = self._live_versions()
+                live = self._live_versions() if live is None else live
                 paths = [p for p in where.doc_paths if p in live] if where.doc_paths else list(live)
                 paths = [p for p in paths if all(fnmatchcase(p, g) for g in where.path_globs)]
                 if not paths:
@@ -507,23 +652,51 @@ class MilvusStore:
                 out.append((int(r["id"]), int(target), kind))
         return out
 
-    # --- BM25, scored by Milvus ---------------------------------------------------------------------------
-    def bm25_search(self, terms: list[str], k: int, where: Filter | None = None) -> list[tuple[int, float]]:
-        """Top-k (chunk id, BM25 score) for analysed query terms, scored by Milvus (its BM25 function over the
-        ``terms`` field: IDF and average length are Milvus's, over the whole collection)."""
-        expr = self.filter_expr(where)
-        if expr is None or not terms or k <= 0:
+    # --- searches run by Milvus ----------------------------------------------------------------------------
+    def _search(self, key: str, field: str, query: Any, metric: str, k: int, where: Filter | None,
+                live: dict[str, int] | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, score) of a Milvus search on one field, ``where`` as a boolean expression; rows of
+        versions no document owns (a write under way; ``live``: the live versions) are left out."""
+        live = self._live_versions() if live is None else live
+        expr = self.filter_expr(where, live)
+        if expr is None or k <= 0 or (key in VECTOR_TABLES and not self._has(key)):  # made with the first vectors
             return []
-        live = self._live_versions()
-        res = self.client.search(self._collections["chunks"], data=[" ".join(map(term_code, terms))],
-                                 anns_field="sparse", limit=k, filter=expr, search_params={"metric_type": "BM25"},
-                                 output_fields=["doc_path", "version"])
-        out = []
-        for hit in res[0]:
-            entity = hit["entity"]
-            if live.get(entity["doc_path"]) == entity["version"]:
-                out.append((int(hit["id"]), abs(float(hit["distance"]))))  # Milvus Lite reports BM25 negated
-        return out
+        res = self.client.search(self._collections[key], data=[query], anns_field=field, limit=k, filter=expr,
+                                 search_params={"metric_type": metric}, output_fields=["doc_path", "version"])
+        return [(int(hit["id"]), abs(float(hit["distance"])) if metric == "BM25" else float(hit["distance"]))
+                for hit in res[0] if self._is_live(hit["entity"], live)]  # Milvus Lite reports BM25 negated
+
+    def bm25_search(self, terms: list[str], k: int, where: Filter | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, BM25 score) for analysed query terms, scored by Milvus's BM25 function over the
+        ``terms`` field (IDF and average length are Milvus's: per segment in Milvus Lite, see docs/scale.md)."""
+        if not terms:
+            return []
+        return self._search("chunks", "sparse", " ".join(map(term_code, terms)), "BM25", k, where)
+
+    def bm25_sparse_search(self, weights: dict[str, float], k: int, where: Filter | None = None
+                           ) -> list[tuple[int, float]]:
+        """Top-k (chunk id, BM25 score) for analysed query terms (term -> how often it counts), scored as bm25s
+        does: the inner product of the chunks' ``bm25_tf`` weights with the query's IDF, computed from the
+        document frequencies kept in the ``terms`` collection."""
+        dims: dict[int, float] = {}
+        for term, w in weights.items():
+            d = term_dim(term)
+            dims[d] = dims.get(d, 0.0) + w
+        if not dims:
+            return []
+        live, stats = self._snapshot()
+        df = {r["key"]: r["df"] for r in self._by_ids("terms", list(dims), ["key", "df"], field="key")}
+        # N at least df: a writer may have added chunks since this generation's statistics were read
+        query = {d: w * idf(df[d], max(stats.chunks, df[d])) for d, w in dims.items() if df.get(d, 0) > 0 and w}
+        if not query:
+            return []
+        return [(i, s) for i, s in self._search("chunks", "bm25_tf", query, "IP", k, where, live) if s > 0]
+
+    def dense_search(self, vector: np.ndarray, k: int, where: Filter | None = None, table: str = "embeddings"
+                     ) -> list[tuple[int, float]]:
+        """Top-k (chunk id, cosine similarity) of a normalised query vector, searched by Milvus (exact: a FLAT
+        index on inner product)."""
+        return self._search(self._vector_key(table), "vec", vector.astype(np.float32).tolist(), "IP", k, where)
 
     # --- vectors --------------------------------------------------------------------------------------
     def _vector_key(self, table: str) -> str:
@@ -555,10 +728,10 @@ class MilvusStore:
         if not self._has(key):
             self._create(key, dim=int(vectors.shape[1]))
         live = self._live_versions()
-        chunks = {r["id"]: r for r in self._by_ids("chunks", list(ids), ["id", "doc_path", "version"])
-                  if self._is_live(r, live)}
+        fields = ["doc_path", "version", "kind", "file_type"]  # kind and file type: filters in dense_search
+        chunks = {r["id"]: r for r in self._by_ids("chunks", list(ids), ["id", *fields]) if self._is_live(r, live)}
         vecs = vectors.astype(np.float16).astype(np.float32)  # the values SQLite keeps
-        rows = [{"id": int(i), "doc_path": chunks[i]["doc_path"], "version": chunks[i]["version"], "vec": v.tolist()}
+        rows = [{"id": int(i), "vec": v.tolist(), **{f: chunks[i][f] for f in fields}}
                 for i, v in zip(ids, vecs) if i in chunks]
         if rows:
             self.client.upsert(self._collections[key], rows)

@@ -87,3 +87,16 @@ class Storage(Protocol):
     def figures_missing_image_vectors(self) -> list[tuple[int, str | None]]: ...
 
     def figure_image_shas(self) -> set[str]: ...
+
+
+class SearchingStorage(Storage, Protocol):
+    """A backend that also runs searches itself (``docrag.index.milvus.MilvusStore``), the filter translated into its
+    own expression; each returns the top-k (chunk id, score), best first, of chunks of live document versions."""
+
+    def dense_search(self, vector: np.ndarray, k: int, where: Filter | None = None, table: str = "embeddings"
+                     ) -> list[tuple[int, float]]: ...
+
+    def bm25_sparse_search(self, weights: dict[str, float], k: int, where: Filter | None = None
+                           ) -> list[tuple[int, float]]: ...
+
+    def bm25_search(self, terms: list[str], k: int, where: Filter | None = None) -> list[tuple[int, float]]: ...

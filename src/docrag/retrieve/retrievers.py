@@ -45,6 +45,25 @@ class BM25Retriever:
         return [(int(self.index.chunk_ids[i]), float(scores[i])) for i in top]
 
 
+class StoreBM25Retriever(BM25Retriever):
+    """BM25 scored by a storage that searches itself (Milvus): ``search_terms(term -> weight, k, where)``; the
+    glossary's terms weigh ``glossary_weight`` each, as in ``BM25Retriever``."""
+
+    def __init__(self, search_terms: Callable[[dict[str, float], int, Filter | None], Ranked], analyzer: Analyzer,
+                 glossary: Glossary | None = None, glossary_weight: float = 1.0):
+        self.search_terms, self.analyzer = search_terms, analyzer
+        self.glossary, self.glossary_weight = glossary, glossary_weight
+
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
+        weights: dict[str, float] = {}
+        tokens = self.analyzer.tokenize(query)
+        for t in tokens:
+            weights[t] = weights.get(t, 0.0) + 1.0
+        for t in self.glossary.expand(tokens) if self.glossary and self.glossary_weight else ():
+            weights[t] = weights.get(t, 0.0) + self.glossary_weight
+        return self.search_terms(weights, k, where)
+
+
 class DenseRetriever:
     name = "dense"
 
@@ -52,15 +71,30 @@ class DenseRetriever:
         self.index, self.embedder, self.ids_for = index, embedder, ids_for
         self._last: tuple[str, np.ndarray] | None = None  # routed searches ask the same query several times
 
-    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
-        if len(self.index) == 0:
-            return []
+    def _query_vector(self, query: str) -> np.ndarray:
         last = self._last
         if last is None or last[0] != query:
             last = self._last = (query, self.embedder.embed_query(query))
+        return last[1]
+
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
+        if len(self.index) == 0:
+            return []
         mask = np.isin(self.index.chunk_ids, _admitted(self.ids_for, where)) if where else None
-        ids, sims = self.index.search(last[1], k, mask)
+        ids, sims = self.index.search(self._query_vector(query), k, mask)
         return [(int(i), float(s)) for i, s in zip(ids, sims)]
+
+
+class StoreDenseRetriever(DenseRetriever):
+    """Dense retrieval by a storage that searches its vectors itself (Milvus): ``search_vector(vector, k, where)``,
+    the filter translated by the storage; nothing is loaded into this process but the embedder."""
+
+    def __init__(self, search_vector: Callable[[np.ndarray, int, Filter | None], Ranked], embedder: Embedder):
+        self.search_vector, self.embedder = search_vector, embedder
+        self._last = None
+
+    def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
+        return self.search_vector(self._query_vector(query), k, where)
 
 
 class HybridRetriever:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import cast
 
 from docrag.config import MODES
 from docrag.errors import ConfigError, IndexStateError, QueryError
+from docrag.index.storage import SearchingStorage
 from docrag.models.rerank import Reranker, make_reranker
 from docrag.parse import FILE_TYPES
 from docrag.parse.normalize import normalize
@@ -20,7 +22,13 @@ from docrag.retrieve.collapse import distinct_hits
 from docrag.retrieve.graph import GraphExpander
 from docrag.retrieve.image import ImageFusion, ImageRetriever
 from docrag.retrieve.rerank import rerank
-from docrag.retrieve.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from docrag.retrieve.retrievers import (
+    BM25Retriever,
+    DenseRetriever,
+    HybridRetriever,
+    StoreBM25Retriever,
+    StoreDenseRetriever,
+)
 from docrag.retrieve.routing import RoutedRetriever
 from docrag.types import Filter, Hit
 
@@ -38,17 +46,37 @@ class Searcher:
         if mode not in MODES:
             raise ConfigError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         res, r = self.resources, self.config.retrieve
-        bm25 = BM25Retriever(res.bm25(), res.analyzer, res.glossary(), r.glossary_weight, ids_for=res.chunk_ids)
+        bm25 = self._bm25()
         if mode == "bm25":
             return bm25
-        vectors = res.vectors()
         if mode == "dense":
-            if len(vectors) == 0:
+            if not res.has_vectors():
                 raise IndexStateError(f"{res.path}: no dense vectors yet (run `docrag ingest` without --no-dense)")
-            return self._with_images(DenseRetriever(vectors, res.embedder(), ids_for=res.chunk_ids))
-        dense = DenseRetriever(vectors, res.embedder(), ids_for=res.chunk_ids) if len(vectors) else None
+            return self._with_images(self._dense())
+        dense = self._dense() if res.has_vectors() else None
         return self._with_images(
             HybridRetriever(bm25, dense, r.fusion, r.rrf_k, (r.bm25_weight, r.dense_weight), r.candidates))
+
+    def _bm25(self) -> BM25Retriever:
+        """BM25 by bm25s in this process, or by Milvus (``index.milvus_bm25``)."""
+        res, r, scorer = self.resources, self.config.retrieve, self.config.index.milvus_bm25
+        if self.config.index.backend != "milvus" or scorer == "docrag":
+            return BM25Retriever(res.bm25(), res.analyzer, res.glossary(), r.glossary_weight, ids_for=res.chunk_ids)
+        store = cast(SearchingStorage, res.store)
+        if scorer == "sparse":
+            return StoreBM25Retriever(store.bm25_sparse_search, res.analyzer, res.glossary(), r.glossary_weight)
+        # Milvus's BM25 function takes text: each term as often as it counts (a glossary's terms once)
+        return StoreBM25Retriever(
+            lambda weights, k, where: store.bm25_search(
+                [t for t, w in weights.items() for _ in range(max(1, round(w)))], k, where),
+            res.analyzer, res.glossary(), r.glossary_weight)
+
+    def _dense(self) -> DenseRetriever:
+        """Dense retrieval over the vectors loaded into this process, or searched by Milvus (``index.milvus_dense``)."""
+        res = self.resources
+        if self.config.index.backend == "milvus" and self.config.index.milvus_dense == "milvus":
+            return StoreDenseRetriever(cast(SearchingStorage, res.store).dense_search, res.embedder())
+        return DenseRetriever(res.vectors(), res.embedder(), ids_for=res.chunk_ids)
 
     def _with_images(self, retriever):
         """With figure image vectors (index.image_embedder), the figure-image search fused in."""
