@@ -113,6 +113,9 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            prune: bool = typer.Option(False, "--prune", help="drop indexed files deleted from these folders"),
            workers: Optional[int] = typer.Option(
                None, "--workers", "-w", min=1, help="processes that parse and chunk (default: one per core for PDFs)"),
+           ray: Optional[str] = typer.Option(
+               None, "--ray", help="parse, chunk and embed on Ray: auto (the cluster running here, else a local one) "
+               "or ray://host:10001 (needs pip install 'docrag[ray]')"),
            quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Add or update documents; unchanged files are skipped."""
     missing = [p for p in paths if not os.path.lexists(p.expanduser())]
@@ -121,7 +124,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     idx = _open(index, config, set_, create=True)
     with _progress(disable=quiet) as bars:
         report = idx.add(paths, prune=prune, dense=False if no_dense else None, progress=_Bars(bars),
-                         workers=workers)
+                         workers=workers, ray=ray)
     for r in report.skipped:
         err.print(f"skipped {escape(r.path)}: {escape(r.reason)}", highlight=False)
     for r in report.failed:
