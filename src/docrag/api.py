@@ -86,8 +86,9 @@ class Index:
         """Add files and folders (recursively). Unchanged files are skipped; with ``prune``,
         indexed files under the given folders that no longer exist are removed; ``workers`` processes parse
         (default: config ``index.workers``, one per core); ``ray``: parse, chunk and embed on a Ray cluster
-        instead, ``auto`` or ``ray://host:10001`` (default: config ``index.ray``; needs the ray extra); ``on_file`` hears each file's result once it is
-        committed (or failed), before the BM25 index and the vectors are brought up to date. Returns a report:
+        instead, ``auto`` or ``ray://host:10001`` (default: config ``index.ray``; needs the ray extra); ``on_file``
+        hears each file's result once it is committed (or failed), before the BM25 index and the vectors are brought
+        up to date. Returns a report:
         added / updated / unchanged / failed (with reasons) / skipped / removed."""
         return self.indexer.add([paths] if isinstance(paths, (str, Path)) else paths, prune, dense, progress,
                                 workers, on_file, ray)
