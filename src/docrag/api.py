@@ -25,6 +25,7 @@ from docrag.generate.answerer import Answerer
 from docrag.index.image_embed import META_KEY as IMAGE_EMBEDDER_KEY
 from docrag.indexer import Indexer
 from docrag.ingest import FileResult, IngestReport
+from docrag.migrate import INCOMPLETE
 from docrag.models.llm import LLM, OnToken
 from docrag.models.rerank import Reranker
 from docrag.parse import FILE_TYPES
@@ -64,6 +65,9 @@ class Index:
             if path.exists() and not path.is_dir():
                 raise IndexStateError(f"{path}: exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)
+        if (path / INCOMPLETE).exists():
+            raise IndexStateError(f"{path}: an unfinished `docrag migrate` into this folder (killed, or running); "
+                                  "run it again to finish")
         return cls(path, cfg, readonly)
 
     def close(self) -> None:

@@ -94,7 +94,7 @@ def _progress(disable: bool = False) -> Progress:
 class _Bars:
     """Maps (stage, done, total) callbacks onto rich progress bars, one per stage."""
 
-    LABELS = {"parse": "parse + chunk", "bm25": "BM25 index", "embed": "embed (dense)"}
+    LABELS = {"parse": "parse + chunk", "bm25": "BM25 index", "embed": "embed (dense)", "copy": "copy documents"}
 
     def __init__(self, progress: Progress):
         self.progress = progress
@@ -271,6 +271,26 @@ def index_(index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Opti
         idx.indexer.rebuild(_Bars(bars))
     out.print(f"{idx.path}: derived indexes saved for generation {idx.store.generation}", highlight=False,
               markup=False)
+
+
+@app.command()
+def migrate(to: str = typer.Option(..., "--to", help="milvus://PATH (Milvus Lite file), milvus://host:19530 or "
+                                   "milvus://http://host:19530 (a server), or sqlite://DIR"),
+            index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+            target: Optional[Path] = typer.Option(None, "--target", help="the new index's folder (default: DIR for "
+                                                  "sqlite://, else the source's folder name with -milvus)"),
+            quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Copy an index into the other storage backend: documents, chunks, graph, vectors (no re-embedding)."""
+    from docrag.migrate import migrate as copy_index
+
+    with _progress(disable=quiet) as bars:
+        report = copy_index(Path(index), docrag.Config.load(config, **_overrides(set_)), to, target, _Bars(bars))
+    counts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in report.counts.items())
+    out.print(f"{report.target}: copied {counts} in {report.seconds:.1f} s", highlight=False, markup=False)
+    cfg = report.config.index
+    flags = f"--set index.backend={cfg.backend}" + (f" --set index.milvus_uri={cfg.milvus_uri}" if cfg.milvus_uri
+                                                     else "")
+    out.print(f"open it with: --index {report.target} {flags}", highlight=False, markup=False)
 
 
 @app.command("eval")
