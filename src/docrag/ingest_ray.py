@@ -115,6 +115,8 @@ def process_on_ray(jobs: list[tuple[Path, str | None]], config: Config, address:
                 done = ray.get(ref)
             except ray.exceptions.RayTaskError as e:  # process() raised: as in one process, the ingest stops
                 raise e.as_instanceof_cause() from None
+            except ray.exceptions.RayActorError as e:  # the embedder cannot load, or died twice: no file's fault
+                raise DocragError(f"Ray: the embedding actor failed ({type(e).__name__}: {e})") from None
             except ray.exceptions.RayError:  # a worker died (killed, out of memory): each file on its own
                 done = [_alone(ray, job, submit) for job in group]
             for group_next in islice(groups, 1):
