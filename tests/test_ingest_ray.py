@@ -3,6 +3,7 @@ tests start (two CPUs, no dashboard) and shut down after."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -51,25 +52,34 @@ def _rows(idx: docrag.Index) -> list[tuple]:
                                 " JOIN docs d ON d.id = c.doc_id ORDER BY c.id").fetchall()
 
 
-def test_ray_builds_the_same_index_as_one_process_vectors_included(ray_cluster, tmp_path, sample_dir):
-    docs = tmp_path / "docs"
-    shutil.copytree(sample_dir, docs)
-    one = docrag.Index.open(tmp_path / "one", create=True)
-    on_ray = docrag.Index.open(tmp_path / "ray", create=True)
+def test_ray_builds_the_same_index_as_one_process(ray_cluster, tmp_path, sample_dir):
+    one = docrag.Index.open(tmp_path / "one", create=True, dense=False)
+    on_ray = docrag.Index.open(tmp_path / "ray", create=True, dense=False)
     heard = []
-    r1, r2 = one.add(docs, workers=1), on_ray.add(docs, ray="auto", on_file=heard.append)
+    r1, r2 = one.add(sample_dir, workers=1), on_ray.add(sample_dir, ray="auto", on_file=heard.append)
     assert [(r.path, r.status, r.chunks) for r in r1.results] == [(r.path, r.status, r.chunks) for r in r2.results]
     assert len(r2.added) == 4 and not r2.failed and sorted(r.path for r in heard) == sorted(r.path for r in r2.added)
     assert _rows(one) == _rows(on_ray)
-    assert r2.embedded == r1.embedded == on_ray.store.counts()["chunks"] and r2.pending_embeddings == 0
+    assert [(h.doc_path, h.ordinal) for h in one.search("龙井茶产自哪里", k=5, mode="bm25")] == \
+        [(h.doc_path, h.ordinal) for h in on_ray.search("龙井茶产自哪里", k=5, mode="bm25")]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("milvus_lite") is None, reason="milvus-lite not installed")
+def test_ray_embeds_in_an_actor_and_writes_through_the_milvus_backend(ray_cluster, tmp_path, sample_dir):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("中国茶.html", "hybrid_search.txt"):
+        shutil.copy(sample_dir / name, docs)
+    one = docrag.Index.open(tmp_path / "one", create=True)
+    on_milvus = docrag.Index.open(tmp_path / "milvus", create=True, index__backend="milvus")
+    r1, r2 = one.add(docs, workers=1), on_milvus.add(docs, ray="auto")
+    assert len(r2.added) == 2 and r2.embedded == r1.embedded == one.store.counts()["chunks"]
+    assert r2.pending_embeddings == 0 and on_milvus.manifest["embedder"] == one.manifest["embedder"]
     dim = one.manifest["embedder"]["dim"]
-    assert on_ray.manifest["embedder"] == one.manifest["embedder"]
-    ids1, vec1 = one.store.embeddings(dim)
-    ids2, vec2 = on_ray.store.embeddings(dim)
-    assert ids1.tolist() == ids2.tolist() and np.allclose(vec1, vec2, atol=2e-3)  # stored as float16
-    for mode in ("bm25", "hybrid"):
-        assert [(h.doc_path, h.ordinal) for h in one.search("龙井茶产自哪里", k=5, mode=mode)] == \
-            [(h.doc_path, h.ordinal) for h in on_ray.search("龙井茶产自哪里", k=5, mode=mode)]
+    assert np.allclose(one.store.embeddings(dim)[1], on_milvus.store.embeddings(dim)[1], atol=2e-3)
+    for mode in ("dense", "hybrid"):
+        assert [(h.doc_path, h.ordinal, round(h.score, 4)) for h in one.search("龙井茶产自哪里", k=5, mode=mode)] == \
+            [(h.doc_path, h.ordinal, round(h.score, 4)) for h in on_milvus.search("龙井茶产自哪里", k=5, mode=mode)]
 
 
 def test_a_corrupt_file_is_reported_and_the_rest_committed_then_a_rerun_skips(ray_cluster, tmp_path, sample_dir,
