@@ -22,10 +22,11 @@ from typing import Any, Iterator
 
 from docrag.config import Config
 from docrag.errors import DocragError
-from docrag.ingest import ProcessedDocument, process
+from docrag.ingest import HEAVY_TYPES, ProcessedDocument, process
 from docrag.models.embed import make_embedder
 
-IN_FLIGHT_PER_CPU = 2  # groups submitted ahead per CPU of the cluster: workers never wait for the driver
+IN_FLIGHT_PER_CPU = 2  # tasks running or queued per CPU of the cluster: a worker never waits for the next
+AHEAD_PER_CPU = 16  # groups per CPU done or under way, waiting for the driver to take them in file order
 RETRIES_PER_FILE = 1  # a file's own task is run once more when its worker dies (a node lost, not the file's fault)
 
 
@@ -57,6 +58,25 @@ def _connect(ray, address: str) -> bool:
         return False
     except Exception as e:  # noqa: BLE001 - Ray raises several kinds for an address it cannot reach
         raise DocragError(f"--ray {address}: cannot connect to Ray ({type(e).__name__}: {e})") from None
+
+
+def _groups(jobs: list[tuple[Path, str | None]], size: int) -> Iterator[list[tuple[Path, str | None]]]:
+    """Jobs in groups of ``size``, a PDF or Word file alone: they take seconds each, and a task is done when its
+    slowest file is."""
+    group: list[tuple[Path, str | None]] = []
+    for job in jobs:
+        if job[0].suffix.lower() in HEAVY_TYPES:
+            if group:
+                yield group
+                group = []
+            yield [job]
+            continue
+        group.append(job)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _process_group(jobs: list[tuple[Path, str | None]], config: Config) -> list[ProcessedDocument]:
@@ -106,11 +126,22 @@ def process_on_ray(jobs: list[tuple[Path, str | None]], config: Config, address:
                 ref = actors[turn % len(actors)].embed.remote(ref)
             return ref
 
-        groups = (jobs[i:i + size] for i in range(0, len(jobs), size))
-        for group in islice(groups, IN_FLIGHT_PER_CPU * cpus):
-            pending.append((group, submit(group, 0)))
-        while pending:
-            group, ref = pending.popleft()
+        groups = _groups(jobs, size)
+        while True:
+            # results are taken in file order, but a slow file (a 300-page PDF) must not leave the other CPUs idle:
+            # tasks are kept running on every CPU, and up to AHEAD_PER_CPU groups wait done for their turn
+            running = ray.wait([r for _, r in pending], num_returns=len(pending), timeout=0)[1] if pending else []
+            room = min(IN_FLIGHT_PER_CPU * cpus - len(running), AHEAD_PER_CPU * cpus - len(pending))
+            for group in islice(groups, max(0, room)):
+                pending.append((group, submit(group, 0)))
+                running.append(pending[-1][1])
+            if not pending:
+                break
+            group, ref = pending[0]
+            if ref in running:
+                ray.wait(running, num_returns=1)  # until some task ends: then more can start
+                continue
+            pending.popleft()
             try:
                 done = ray.get(ref)
             except ray.exceptions.RayTaskError as e:  # process() raised: as in one process, the ingest stops
@@ -119,8 +150,6 @@ def process_on_ray(jobs: list[tuple[Path, str | None]], config: Config, address:
                 raise DocragError(f"Ray: the embedding actor failed ({type(e).__name__}: {e})") from None
             except ray.exceptions.RayError:  # a worker died (killed, out of memory): each file on its own
                 done = [_alone(ray, job, submit) for job in group]
-            for group_next in islice(groups, 1):
-                pending.append((group_next, submit(group_next, 0)))
             yield from done
     finally:  # interrupted: what was not yet committed is dropped (a re-run redoes it)
         for _, ref in pending:
