@@ -13,6 +13,7 @@ Migrate: the CMRC2018 trial paragraphs (dense on) and news_4m (dense off) built 
 Lite and back: `docrag migrate` time against the build's.
 
     python benchmarks/ingest_ray.py [--only news16|financebench|migrate] [--pdfs N] [--variants one,ray2,...]
+                                    [--indexes cmrc,news4m]
 """
 
 from __future__ import annotations
@@ -89,10 +90,12 @@ def ingest(name: str, folder, variants: list[str]) -> tuple[list[list], dict]:
     return rows, data
 
 
-def migrate_rows() -> tuple[list[list], dict]:
+def migrate_rows(indexes: list[str]) -> tuple[list[list], dict]:
     out = WORK / "migrate-bench"
     data, rows = {}, []
     for name, folder, dense in (("cmrc", cmrc_files(), True), ("news4m", news_files(), False)):
+        if name not in indexes:
+            continue
         shutil.rmtree(out, ignore_errors=True)
         src, milvus, back = out / "sqlite", out / "milvus", out / "back"
         no_dense = [] if dense else ["--no-dense"]
@@ -119,6 +122,7 @@ def main() -> None:
     ap.add_argument("--only", choices=["news16", "financebench", "migrate"])
     ap.add_argument("--pdfs", type=int, help="only the first N FinanceBench PDFs")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="the first is the baseline")
+    ap.add_argument("--indexes", default="cmrc,news4m", help="migrate: which indexes")
     args = ap.parse_args()
     variants = args.variants.split(",")
     results: dict = {"variants": variants}
@@ -134,10 +138,12 @@ def main() -> None:
         print(table(rows, ["corpus", "variant", "ingest s", "start-up s", "child wall s",
                            f"speed-up vs {variants[0]}", "added", "failed", "chunks"]))
     if args.only in (None, "migrate"):
-        found, results["migrate"] = migrate_rows()
+        found, results["migrate"] = migrate_rows(args.indexes.split(","))
         print(table(found, ["index", "vectors", "build SQLite s", "build Milvus s", "migrate → Milvus s",
                             "build/migrate", "migrate → SQLite s", "build/migrate"]))
-    print(f"\nwrote {save('ingest_ray' + (f'_{args.only}' if args.only else ''), results)}")
+    name = "ingest_ray" + (f"_{args.only}" if args.only else "") + ("" if args.indexes == "cmrc,news4m" else
+                                                                   f"_{args.indexes.replace(',', '_')}")
+    print(f"\nwrote {save(name, results)}")
 
 
 if __name__ == "__main__":
