@@ -2,10 +2,10 @@
 the cluster has GPUs): the ``--ray`` side of ``docrag.ingest._run``. Results come back to the ingesting process in
 file order, and it commits them as it commits those of its own worker processes (batched transactions, then BM25).
 
-Ray tasks, not Ray Data: each group of files is one task whose result is the driver's next commit, so a worker
-that dies costs that group only (its files are tried again one per task, and a file whose worker dies again is
-reported as failed, with the reason); Ray Data's streaming executor adds seconds of start-up and an Arrow
-round-trip per row for the same work (measured in docs/benchmarks.md, "Ray ingestion").
+Ray tasks, not Ray Data: each group of files is one task, so a worker that dies costs that group only (its files
+are tried again one per task, and a file whose worker dies again is reported as failed, with the reason), where
+Ray Data retries a dead worker's task without end by default; and the same work measured faster on tasks
+(docs/benchmarks.md, "Ray ingestion").
 
 Files are read by path on the workers: on a multi-machine cluster, every node must see them at the same path (a
 shared file system) and have docrag installed. Nothing leaves the machine on docrag's account: Ray's usage
