@@ -40,6 +40,21 @@ def news_files() -> Path:
     return out
 
 
+def news16_files() -> Path:
+    """news_4m.txt and news_more_12m.txt (16.1M characters) one article per file (news16/00001.txt ...,
+    news16/m00000.txt ...: 23,152 files), made once."""
+    out = WORK / "corpus" / "news16"
+    if not (out / ".done").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for prefix, name in (("", "news_4m.txt"), ("m", "news_more_12m.txt")):
+            lines = need(SHARED / "crud_news" / name).read_text(encoding="utf-8").splitlines()
+            for i, line in enumerate(lines):
+                if line.strip():
+                    (out / f"{prefix}{i:05d}.txt").write_text(line.strip() + "\n", encoding="utf-8")
+        (out / ".done").touch()
+    return out
+
+
 def cmrc() -> dict:
     return json.loads(need(SHARED / "cmrc2018_trial" / "cmrc2018_trial.json").read_text(encoding="utf-8"))
 

@@ -25,6 +25,7 @@ from docrag.generate.answerer import Answerer
 from docrag.index.image_embed import META_KEY as IMAGE_EMBEDDER_KEY
 from docrag.indexer import Indexer
 from docrag.ingest import FileResult, IngestReport
+from docrag.migrate import INCOMPLETE
 from docrag.models.llm import LLM, OnToken
 from docrag.models.rerank import Reranker
 from docrag.parse import FILE_TYPES
@@ -64,6 +65,9 @@ class Index:
             if path.exists() and not path.is_dir():
                 raise IndexStateError(f"{path}: exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)
+        if (path / INCOMPLETE).exists():
+            raise IndexStateError(f"{path}: an unfinished `docrag migrate` into this folder (killed, or running); "
+                                  "run it again to finish")
         return cls(path, cfg, readonly)
 
     def close(self) -> None:
@@ -82,14 +86,16 @@ class Index:
     # --- writing ----------------------------------------------------------------------------
     def add(self, paths: str | Path | Iterable[str | Path], prune: bool = False, dense: bool | None = None,
             progress: Progress | None = None, workers: int | None = None,
-            on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
+            on_file: Callable[[FileResult], None] | None = None, ray: str | None = None) -> IngestReport:
         """Add files and folders (recursively). Unchanged files are skipped; with ``prune``,
         indexed files under the given folders that no longer exist are removed; ``workers`` processes parse
-        (default: config ``index.workers``, one per core); ``on_file`` hears each file's result once it is
-        committed (or failed), before the BM25 index and the vectors are brought up to date. Returns a report:
+        (default: config ``index.workers``, one per core); ``ray``: parse, chunk and embed on a Ray cluster
+        instead, ``auto`` or ``ray://host:10001`` (default: config ``index.ray``; needs the ray extra); ``on_file``
+        hears each file's result once it is committed (or failed), before the BM25 index and the vectors are brought
+        up to date. Returns a report:
         added / updated / unchanged / failed (with reasons) / skipped / removed."""
         return self.indexer.add([paths] if isinstance(paths, (str, Path)) else paths, prune, dense, progress,
-                                workers, on_file)
+                                workers, on_file, ray)
 
     def embed_pending(self, progress: Progress | None = None) -> int:
         """Embed chunks that have no vector yet, in checkpointed batches (resumable). Returns how many."""

@@ -94,7 +94,7 @@ def _progress(disable: bool = False) -> Progress:
 class _Bars:
     """Maps (stage, done, total) callbacks onto rich progress bars, one per stage."""
 
-    LABELS = {"parse": "parse + chunk", "bm25": "BM25 index", "embed": "embed (dense)"}
+    LABELS = {"parse": "parse + chunk", "bm25": "BM25 index", "embed": "embed (dense)", "copy": "copy documents"}
 
     def __init__(self, progress: Progress):
         self.progress = progress
@@ -113,6 +113,9 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            prune: bool = typer.Option(False, "--prune", help="drop indexed files deleted from these folders"),
            workers: Optional[int] = typer.Option(
                None, "--workers", "-w", min=1, help="processes that parse and chunk (default: one per core for PDFs)"),
+           ray: Optional[str] = typer.Option(
+               None, "--ray", help="parse, chunk and embed on Ray: auto (the cluster running here, else a local one) "
+               "or ray://host:10001 (needs pip install 'docrag[ray]')"),
            quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Add or update documents; unchanged files are skipped."""
     missing = [p for p in paths if not os.path.lexists(p.expanduser())]
@@ -121,7 +124,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     idx = _open(index, config, set_, create=True)
     with _progress(disable=quiet) as bars:
         report = idx.add(paths, prune=prune, dense=False if no_dense else None, progress=_Bars(bars),
-                         workers=workers)
+                         workers=workers, ray=ray)
     for r in report.skipped:
         err.print(f"skipped {escape(r.path)}: {escape(r.reason)}", highlight=False)
     for r in report.failed:
@@ -268,6 +271,26 @@ def index_(index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Opti
         idx.indexer.rebuild(_Bars(bars))
     out.print(f"{idx.path}: derived indexes saved for generation {idx.store.generation}", highlight=False,
               markup=False)
+
+
+@app.command()
+def migrate(to: str = typer.Option(..., "--to", help="milvus://PATH (Milvus Lite file), milvus://host:19530 or "
+                                   "milvus://http://host:19530 (a server), or sqlite://DIR"),
+            index: str = IndexOpt, config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+            target: Optional[Path] = typer.Option(None, "--target", help="the new index's folder (default: DIR for "
+                                                  "sqlite://, else the source's folder name with -milvus)"),
+            quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Copy an index into the other storage backend: documents, chunks, graph, vectors (no re-embedding)."""
+    from docrag.migrate import migrate as copy_index
+
+    with _progress(disable=quiet) as bars:
+        report = copy_index(Path(index), docrag.Config.load(config, **_overrides(set_)), to, target, _Bars(bars))
+    counts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in report.counts.items())
+    out.print(f"{report.target}: copied {counts} in {report.seconds:.1f} s", highlight=False, markup=False)
+    cfg = report.config.index
+    flags = f"--set index.backend={cfg.backend}" + (f" --set index.milvus_uri={cfg.milvus_uri}" if cfg.milvus_uri
+                                                     else "")
+    out.print(f"open it with: --index {report.target} {flags}", highlight=False, markup=False)
 
 
 @app.command("eval")

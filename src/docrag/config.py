@@ -124,6 +124,9 @@ class IndexConfig(_Section):
     max_file_chunks: int = Field(200_000, gt=0, description="most chunks one file may make")
     workers: int = Field(0, ge=0, description="processes that parse and chunk during an ingest (0: one per core "
                          "when at least 8 PDFs or Word files need parsing; text files gain nothing from them)")
+    ray: str | None = Field(
+        None, description="parse, chunk and embed on Ray (needs the [ray] extra; docs/scale.md): auto (the Ray "
+        "cluster running here, else a local Ray for this ingest) or ray://host:10001 (a cluster's Ray Client)")
     extensions: list[str] = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"]
 
 

@@ -84,21 +84,28 @@ class Indexer:
 
     def add(self, paths: Iterable[str | Path], prune: bool = False, dense: bool | None = None,
             progress: Progress | None = None, workers: int | None = None,
-            on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
+            on_file: Callable[[FileResult], None] | None = None, ray: str | None = None) -> IngestReport:
         """``workers``: processes that parse and chunk (default ``index.workers``; 0 there: one per core when
         enough PDFs or Word files need parsing). With dense vectors on, a thread embeds what has been committed
-        while parsing and the BM25 build go on (a pipeline: the ingest takes about the longer of the two)."""
+        while parsing and the BM25 build go on (a pipeline: the ingest takes about the longer of the two).
+        ``ray`` (default ``index.ray``): parse, chunk and embed on that Ray cluster instead (``docrag.ingest_ray``);
+        this process commits what comes back."""
         paths = list(paths)
         res = self.resources
         report = IngestReport()
         cfg = res.config.index
+        ray = ray or cfg.ray
         with self.writing():
             t0 = time.perf_counter()
             files, problems = collect_files(paths, cfg.extensions)
-            embedding, unusable = None, None
+            embedding, unusable, embed_on_ray = None, None, False
             if cfg.dense if dense is None else dense:
                 try:
-                    embedding = _Embedding(self, progress)
+                    if ray:  # chunks left without vectors first: vectors are added in ascending chunk id
+                        report.embedded = self._embed(progress)
+                        embed_on_ray = True
+                    else:
+                        embedding = _Embedding(self, progress)
                 except DocragError as e:  # e.g. another model made the vectors: parse and BM25 first, then say so
                     unusable = e
             try:
@@ -109,7 +116,8 @@ class Indexer:
                         on_file(result)
 
                 report.results = ingest_files(res.store, res.splitter, files, res.config, progress,
-                                              res.figures.directory, workers or cfg.workers or None, heard)
+                                              res.figures.directory, workers or cfg.workers or None, heard, ray,
+                                              embed_on_ray)
                 report.results += problems
                 if on_file:
                     for problem in problems:
@@ -130,12 +138,15 @@ class Indexer:
                 raise
             if unusable is not None:
                 raise unusable
-            if embedding is not None:
-                report.embedded = embedding.finish()
+            if embedding is not None or embed_on_ray:
                 t2 = time.perf_counter()
+                if embedding is not None:
+                    report.embedded = embedding.finish()
+                else:  # made on Ray and committed with their chunks
+                    report.embedded += sum(r.embedded for r in report.results)
                 report.embedded_images = res.figures.embed_pending(progress)
                 self._save_graph()
-                report.seconds["dense"] = embedding.seconds + time.perf_counter() - t2
+                report.seconds["dense"] = (embedding.seconds if embedding else 0.0) + time.perf_counter() - t2
         counts = res.store.counts()
         report.pending_embeddings = counts["chunks"] - counts["embedded"]
         return report

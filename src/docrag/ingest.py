@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
 from docrag.chunk import Splitter, make_splitter
 from docrag.config import Config
 from docrag.errors import ParseError
@@ -41,6 +43,7 @@ class FileResult:
     status: str  # added | updated | unchanged | failed | skipped (not a document: a FIFO, a looping link) | removed
     reason: str = ""
     chunks: int = 0
+    embedded: int = 0  # chunks committed with their vectors (made on Ray: ``index.ray``)
 
 
 @dataclass
@@ -196,6 +199,7 @@ class ProcessedDocument:
     sha256: str = ""
     size: int = 0
     mtime_ns: int = 0
+    vectors: np.ndarray | None = None  # the searchable chunks' (all but parents'), when embedded with the parsing
 
 
 def process(path: Path, config: Config, indexed_sha: str | None = None,
@@ -293,12 +297,13 @@ MIN_HEAVY_FILES = 8
 
 def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: Config,
                  progress: Progress | None = None, figures_dir: Path | None = None,
-                 workers: int | None = None, on_file: Callable[[FileResult], None] | None = None
-                 ) -> list[FileResult]:
+                 workers: int | None = None, on_file: Callable[[FileResult], None] | None = None,
+                 ray: str | None = None, embed: bool = False) -> list[FileResult]:
     """Plan, process, commit: the files whose size, time or signature differ from the index are processed
     (``process``, by ``workers`` processes; None: one per core when there are PDFs or Word files enough to gain
-    from it), and the results are committed in batches as they come, in file order. ``figures_dir`` receives the
-    figure crops the parser kept; ``on_file`` hears each file's result once it is final (committed or failed)."""
+    from it; or on the Ray cluster ``ray`` names, which with ``embed`` also makes the chunks' vectors), and the
+    results are committed in batches as they come, in file order. ``figures_dir`` receives the figure crops the
+    parser kept; ``on_file`` hears each file's result once it is final (committed or failed)."""
     known = store.docs()
     chunk_sig = splitter.signature()
     signatures: dict[str, str] = {}  # by file extension
@@ -329,6 +334,7 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
             for done in batch:
                 path = Path(done.path)
                 results[path] = _commit(store, done, sigs[path], known.get(done.path), figures_dir)
+        _put_vectors(store, batch, results)
         if on_file:  # after the commit: a file is searchable when it is heard of
             for done in batch:
                 on_file(results[Path(done.path)])
@@ -337,7 +343,7 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
 
     batch: list[ProcessedDocument] = []
     deadline = time.monotonic() + BATCH_SECONDS
-    for done in _run(jobs, config, splitter, workers):
+    for done in _run(jobs, config, splitter, workers, ray, embed):
         batch.append(done)
         if len(batch) >= BATCH_FILES or time.monotonic() > deadline:
             commit(batch)
@@ -346,8 +352,14 @@ def ingest_files(store: Storage, splitter: Splitter, files: list[Path], config: 
     return [results[p] for p in files]
 
 
-def _run(jobs: list[tuple[Path, str | None]], config: Config, splitter: Splitter, workers: int | None):
+def _run(jobs: list[tuple[Path, str | None]], config: Config, splitter: Splitter, workers: int | None,
+         ray: str | None = None, embed: bool = False):
     """``process`` over the jobs (path, indexed hash), results in job order as they come."""
+    if ray and jobs:
+        from docrag.ingest_ray import process_on_ray
+
+        yield from process_on_ray(jobs, config, ray, embed)
+        return
     if workers is None:
         heavy = sum(path.suffix.lower() in HEAVY_TYPES for path, _ in jobs)
         workers = (os.cpu_count() or 1) if heavy >= MIN_HEAVY_FILES else 1
@@ -376,6 +388,24 @@ def _commit(store: Storage, done: ProcessedDocument, sig: str, record, figures_d
         save_figure_images(done.doc, figures_dir)
     store.put_document(done.doc, done.chunks, done.sha256, done.size, done.mtime_ns, sig, edges=done.edges)
     return FileResult(done.path, "updated" if record else "added", chunks=len(done.chunks))
+
+
+def _put_vectors(store: Storage, batch: list[ProcessedDocument], results: dict[Path, FileResult]) -> None:
+    """The vectors that came with committed documents, stored after their chunks (which have ids once committed: a
+    writer that dies between the two leaves chunks without vectors, which the next ingest embeds)."""
+    ids: list[int] = []
+    vectors = []
+    for done in batch:
+        result = results[Path(done.path)]
+        if done.vectors is None or result.status not in ("added", "updated"):
+            continue
+        ordinals = [(done.path, c.ordinal) for c in done.chunks if c.kind != "parent"]
+        found = store.chunk_ids_by_ordinal(ordinals)
+        ids += [found[o] for o in ordinals]
+        vectors.append(done.vectors)
+        result.embedded = len(ordinals)
+    if ids:
+        store.put_embeddings(ids, np.vstack(vectors))
 
 
 def deleted_documents(store: Storage, roots: Iterable[str | Path]) -> list[str]:
