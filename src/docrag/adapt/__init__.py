@@ -1,0 +1,1 @@
+"""Adapt stage: fit the models to the user's own documents (``docrag adapt``)."""
