@@ -223,6 +223,12 @@ class Resources:
             self._loaded(t0)
             return vectors
 
+    def forget_vectors(self) -> None:
+        """Drop the loaded vectors and embedder (the writer replaced the vectors with another model's: the same chunk
+        ids, so the reload key would not tell)."""
+        with self._lock:
+            self._vectors, self._embedder = None, None
+
     def sentence_embedder(self) -> Embedder | None:
         """The extractive answer ranks sentences by dense similarity too, when the index has vectors of the
         configured model (a BM25 search of an index embedded by another model still gets an answer)."""
