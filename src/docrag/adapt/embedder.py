@@ -20,6 +20,7 @@ import json
 import random
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -86,7 +87,9 @@ def no_duplicate_batches(examples: Sequence[Example], size: int, rng: random.Ran
     rng.shuffle(pending)
     batches: list[list[Example]] = []
     while pending:
-        batch, chunks, rest = [], set(), []
+        batch: list[Example] = []
+        chunks: set[int] = set()
+        rest: list[Example] = []
         for e in pending:
             if len(batch) < size and e.chunk_id not in chunks:
                 batch.append(e)
@@ -124,6 +127,39 @@ def mine_examples(index, pairs: Sequence[Pair], margin: float,
             for p, found in zip(pairs, negatives)], report.to_dict()
 
 
+def fine_tune(index, pairs: Sequence[Pair], out: Path, base: str = E5_BASE, settings: TrainSettings = TrainSettings(),
+              *, resume: bool = False, progress: Progress | None = None,
+              say: Callable[[str], None] | None = None) -> dict:
+    """Fine-tune ``base`` on the train pairs, with hard negatives mined from ``index`` (a ``docrag.Index``), early
+    stopping on the dev pairs; the model goes to ``out``. Returns the run's record (also in ``out``'s
+    ``docrag_adapt.json``)."""
+    train = [p for p in pairs if p.split == "train"]
+    dev = [p for p in pairs if p.split == "dev"]
+    if len(dev) > settings.max_dev:
+        dev = random.Random(settings.seed).sample(dev, settings.max_dev)
+    base_dir = base_model_dir(base, say)
+    started = time.perf_counter()
+    examples, mining = mine_examples(index, train + dev, settings.margin, progress)
+    mining["seconds"] = time.perf_counter() - started
+    trainer = EmbedderTrainer(base_dir, Path(out), settings, progress)
+    return trainer.train(examples[:len(train)], examples[len(train):], resume,
+                         about={"base_spec": base, "negatives": mining,
+                                "pair_kinds": dict(Counter(p.kind for p in train))})
+
+
+def record_in_manifest(index, out: Path, record: dict) -> None:
+    """Note the fine-tuned model in the manifest of the index its pairs came from (``adapt.embedder``)."""
+    k = record["settings"]["k"]
+    best = next(h for h in record["history"] if h["epoch"] == record["best_epoch"])
+    entry = {"model": f"sentence-transformers:{Path(out).resolve()}", "base": record["base_spec"],
+             "best_epoch": record["best_epoch"], f"dev_recall@{k}": best[f"dev_recall@{k}"],
+             f"base_dev_recall@{k}": record["history"][0][f"dev_recall@{k}"],
+             "train_pairs": record["train_pairs"], "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    with index.indexer.writing():
+        index.manifest.setdefault("adapt", {})["embedder"] = entry
+        index.resources.write_manifest()
+
+
 class EmbedderTrainer:
     """``train(train, dev)`` fine-tunes the model at ``base`` into ``out``; returns the run's record."""
 
@@ -132,7 +168,9 @@ class EmbedderTrainer:
         self.base, self.out, self.settings, self.progress = Path(base), Path(out), settings, progress
         self.work = work_dir(self.out)
 
-    def train(self, train: Sequence[Example], dev: Sequence[Example], resume: bool = False) -> dict:
+    def train(self, train: Sequence[Example], dev: Sequence[Example], resume: bool = False,
+              about: dict | None = None) -> dict:
+        """``about``: more to keep in the record (how the examples were made)."""
         import torch
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
         from transformers import PreTrainedModel, get_linear_schedule_with_warmup
@@ -170,7 +208,7 @@ class EmbedderTrainer:
             record = state["record"]
         else:
             self.work.mkdir(parents=True)
-            record = {"base": str(self.base), "settings": asdict(s), "train_pairs": len(train),
+            record = {**(about or {}), "base": str(self.base), "settings": asdict(s), "train_pairs": len(train),
                       "dev_pairs": len(dev), "steps_per_epoch": steps_per_epoch,
                       "history": [{"epoch": 0, "loss": None, f"dev_recall@{s.k}": dev_recall(embedder, dev, s.k)}],
                       "best_epoch": 0, "stopped_early": False, "seconds": 0.0}
@@ -196,7 +234,7 @@ class EmbedderTrainer:
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-                losses.append(float(loss))
+                losses.append(loss.item())
                 if self.progress:
                     self.progress("train", (epoch - 1) * steps_per_epoch + n, total)
             model.eval()

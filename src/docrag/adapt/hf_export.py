@@ -151,6 +151,6 @@ def _charsmap(norm: dict[int, str]) -> bytes:
                                        model_type="char", vocab_size=8, hard_vocab_limit=False,
                                        normalization_rule_tsv=str(rules), add_dummy_prefix=False,
                                        remove_extra_whitespaces=False, minloglevel=2)
-    proto = sentencepiece_model_pb2.ModelProto()
+    proto = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]  # generated protobuf code
     proto.ParseFromString(buffer.getvalue())
     return proto.normalizer_spec.precompiled_charsmap

@@ -83,7 +83,7 @@ class NegativeMiner:
             return []
         positive_score = float(self.embedder.embed_passages([pair.positive])[0] @ query_vector)
         scores = self._passage_vectors(candidates) @ query_vector
-        negatives = []
+        negatives: list[Hit] = []
         for hit, score in zip(candidates, scores):
             if score > self.margin * positive_score:
                 report.dropped["above margin"] += 1
