@@ -59,7 +59,7 @@ def report_progress(stage: str, done: int, total: int, started: float = time.per
 
 
 def scores(report: dict) -> dict:
-    return {r["name"]: {key: r["retrieval"][key] for key in ("recall@5", "recall@10", "hit@1", "mrr")}
+    return {r["name"]: {key: r["summary"][key] for key in ("recall@5", "recall@10", "hit@1", "mrr")}
             for r in report["results"]}
 
 
