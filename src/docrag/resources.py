@@ -227,6 +227,12 @@ class Resources:
         """Whether the index has dense vectors (without reading them: Milvus may search them itself)."""
         return self.store.last_embedded_id() is not None and bool((self.manifest.get("embedder") or {}).get("dim"))
 
+    def forget_vectors(self) -> None:
+        """Drop the loaded vectors and embedder (the writer replaced the vectors with another model's: the same chunk
+        ids, so the reload key would not tell)."""
+        with self._lock:
+            self._vectors, self._embedder = None, None
+
     def sentence_embedder(self) -> Embedder | None:
         """The extractive answer ranks sentences by dense similarity too, when the index has vectors of the
         configured model (a BM25 search of an index embedded by another model still gets an answer)."""

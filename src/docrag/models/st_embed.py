@@ -134,6 +134,11 @@ class SentenceTransformerEmbedder(Embedder):
         self._fingerprint = model_fingerprint(directory)
 
     @property
+    def model(self):
+        """The sentence_transformers model itself (``docrag adapt embedder`` trains it in place)."""
+        return self._model
+
+    @property
     def version(self) -> str:
         passage = f", passage prompt {self.passage_prompt!r}" if self.passage_prompt else ""
         return (f"{self._model_name} sha256:{self._fingerprint} ({self.pooling} pooling, "
