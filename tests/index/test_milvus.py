@@ -116,6 +116,26 @@ def test_hits_keep_order_and_metadata_and_filters(store):
     assert list(store.chunk_ids(Filter(doc_paths=('/r "1".pdf',)) & Filter(doc_paths=("/other.pdf",)))) == []
 
 
+def test_filters_see_another_writers_commits(store, tmp_path):
+    """A reader's filtered chunk ids (kept per generation) follow another store's writes, replacements and
+    removals; parent chunks are admitted unless kinds are asked for, as on SQLite."""
+    from docrag.index.milvus import MilvusStore
+
+    doc, chunks = _doc("/a.txt", ["一", "二"])
+    chunks[1].kind = "parent"
+    store.put_document(doc, chunks, sha256="x", size=1, mtime_ns=1, chunk_sig="s")
+    reader = MilvusStore(str(tmp_path / "milvus.db"), "docrag_test", readonly=True)
+    assert list(reader.chunk_ids(Filter(file_types=("txt",)))) == [1, 2]
+    assert list(reader.chunk_ids(Filter(file_types=("txt",), kinds=("text",)))) == [1]
+    store.put_document(*_doc("/b.md", ["三"], file_type="md"), sha256="y", size=1, mtime_ns=1, chunk_sig="s")
+    assert list(reader.chunk_ids(Filter(doc_paths=("/b.md",)))) == [3]
+    assert list(reader.chunk_ids(Filter(path_globs=("/*",), kinds=("text",)))) == [1, 3]
+    store.put_document(*_doc("/a.txt", ["四"]), sha256="z", size=1, mtime_ns=2, chunk_sig="s")
+    assert store.remove_documents(["/b.md"]) == 1
+    assert list(reader.chunk_ids(Filter(file_types=("txt", "md")))) == [4]
+    assert list(reader.chunk_ids(Filter(doc_paths=("/b.md",)))) == []
+    assert list(reader.chunk_ids(Filter())) == [4]
+
 def test_chunk_texts_can_carry_their_innermost_headings(store):
     check_chunk_texts_carry_innermost_headings(store)
 
