@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -22,20 +23,20 @@ from tiny_llm import build_tiny_llm, record_tokens
 
 from docrag import Index
 from docrag.adapt.generator import (
+    NO_ANSWER,
     ChunkSource,
     ExampleBuilder,
     GeneratorOptions,
-    Pair,
     add_lora,
     build_examples,
     cite,
     fit,
     lora_targets,
-    read_pairs,
     train_generator,
 )
+from docrag.adapt.pairs import Pair, write_pairs
 from docrag.config import Config, Decoding
-from docrag.errors import BackendError, ConfigError
+from docrag.errors import BackendError, ConfigError, DocragError
 from docrag.generate.llm import LLMAnswerer
 from docrag.models.llm import make_llm
 from docrag.models.local_llm import ADAPTER_MANIFEST, TransformersLLM
@@ -46,23 +47,20 @@ HIDDEN, LAYERS, HEADS = 64, 2, 4  # tiny_llm's defaults: 2 key-value heads of 16
 GREEDY = Decoding(strategy="greedy", max_new_tokens=8)
 
 
-def pair_rows(count: int = 12, dev: int = 2) -> list[dict]:
-    rows = []
+def llm_pairs(count: int = 12, dev: int = 2) -> list[Pair]:
+    """Pairs as `docrag adapt qa --llm` writes them: the whole chunk as the positive, the answer copied from it."""
+    pairs = []
     for i in range(count):
         zh = i % 2 == 1
-        rows.append({
-            "question": f"第{i}号工厂的净利润是多少？" if zh else f"what did item {i} revenue do?",
-            "answer": f"第{i}号工厂净利润为百分之{i}。" if zh else f"item {i} revenue grew {i * 3} percent.",
-            "chunk_id": str(100 + i), "document": f"/docs/report{i % 3}.pdf", "page": i % 4 + 1, "kind": "cloze",
-            "split": "dev" if i >= count - dev else "train",
-            "context": (f"年度报告：第{i}号工厂净利润为百分之{i}，成本下降。" if zh
-                        else f"the report says item {i} revenue grew {i * 3} percent while costs fell."),
-            "extra_field": "ignored"})
-    return rows
-
-
-def write_pairs(path, rows) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        pairs.append(Pair(
+            query=f"第{i}号工厂的净利润是多少？" if zh else f"what did item {i} revenue do?",
+            positive=(f"年度报告：第{i}号工厂净利润为百分之{i}，成本下降。" if zh
+                      else f"the report says item {i} revenue grew {i * 3} percent while costs fell."),
+            chunk_id=100 + i, doc=f"/docs/report{i % 3}.pdf", page=i % 4 + 1, kind="llm",
+            split="dev" if i >= count - dev else "train",
+            answer=f"第{i}号工厂净利润为百分之{i}。" if zh else f"item {i} revenue grew {i * 3} percent.",
+            prompt="questions.zh/1" if zh else "questions.en/1"))
+    return pairs
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +71,7 @@ def base(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     path = tmp_path_factory.mktemp("pairs") / "pairs.jsonl"
-    write_pairs(path, pair_rows())
+    write_pairs(path, llm_pairs())
     return path
 
 
@@ -85,10 +83,8 @@ def trained(base, pairs, tmp_path_factory):
     return out, report
 
 
-def examples_for(llm, rows, passages=3, seed=0):
+def examples_for(llm, pairs, passages=3, seed=0):
     llm.context_window = 1024
-    pairs = [Pair(**{k: r[k] for k in ("question", "answer", "chunk_id", "document", "page", "split", "context")})
-             for r in rows]
     return build_examples(pairs, ExampleBuilder(llm, passages, random.Random(seed)), ChunkSource())
 
 
@@ -99,7 +95,7 @@ def logits(model, ids):
 
 def test_the_training_prompt_is_the_answerers_prompt(base, monkeypatch):
     llm = TransformersLLM(base, prefix_cache=False)
-    rows = pair_rows()
+    rows = llm_pairs()
     examples, skipped = examples_for(llm, rows, passages=3)
     assert not skipped and len(examples["train"]) == 10 and len(examples["dev"]) == 2
     seen = []
@@ -112,41 +108,54 @@ def test_the_training_prompt_is_the_answerers_prompt(base, monkeypatch):
     for row, example in list(zip(rows, examples["train"]))[:4]:  # one English, one Chinese, ...
         hits = [p.hit for p in example.passages]
         assert len(hits) == 3
-        LLMAnswerer(llm, Analyzer(), Decoding()).answer(row["question"], hits)
+        LLMAnswerer(llm, Analyzer(), Decoding()).answer(row.query, hits)
         assert seen[-1] == example.prompt_ids
         # the target cites the source passage's number, then ends the turn
-        assert example.passages[example.cited - 1].text == row["context"]
-        assert llm.decode(example.target_ids[:-1]) == cite(row["answer"], example.cited)
+        assert example.passages[example.cited - 1].text == row.positive
+        assert llm.decode(example.target_ids[:-1]) == cite(row.answer, example.cited)
         assert example.target_ids[-1] in llm.eos_ids
 
 
 def test_the_source_passage_takes_every_position(base):
     llm = TransformersLLM(base, prefix_cache=False)
-    rows = pair_rows(24, dev=0)
+    rows = llm_pairs(24, dev=0)
     examples, _ = examples_for(llm, rows, passages=3)
     assert {e.cited for e in examples["train"]} == {1, 2, 3}
     for e in examples["train"]:  # the others are different chunks
         assert len({(p.hit.doc_path, p.hit.chunk_id) for p in e.passages}) == 3
 
 
-def test_pairs_without_a_context_read_their_chunk_from_the_index(base, sample_dir, tmp_path):
+def test_pairs_without_a_positive_read_their_chunk_from_the_index(base, sample_dir, tmp_path):
     idx = Index.open(tmp_path / "idx", create=True, dense=False)
     idx.add([sample_dir])
     ids, texts = idx.store.chunk_texts()
-    rows = [{"question": "这段讲了什么？", "answer": text[:12], "chunk_id": str(cid), "split": "train"}
-            for cid, text in list(zip(ids.tolist(), texts))[:4]]
-    rows.append({"question": "q", "answer": "a", "chunk_id": "999999", "split": "train"})
-    pairs = [Pair(**row) for row in rows]
+    pairs = [Pair("这段讲了什么？", "", cid, "", None, "llm", answer=text[:12])
+             for cid, text in list(zip(ids.tolist(), texts))[:4]]
+    pairs.append(Pair("q", "", 999999, "", None, "llm", answer="a"))
     llm = TransformersLLM(base, prefix_cache=False)
     llm.context_window = 2048
     examples, skipped = build_examples(pairs, ExampleBuilder(llm, 2, random.Random(0)), ChunkSource(idx))
     assert skipped == {"chunk not in the index": 1} and len(examples["train"]) == 4
-    for row, example in zip(rows, examples["train"]):
+    for pair, example in zip(pairs, examples["train"]):
         source = example.passages[example.cited - 1].hit
-        assert source.chunk_id == int(row["chunk_id"]) and source.doc_path.startswith(str(sample_dir))
-    with pytest.raises(ConfigError, match="chunk_id 'doc.pdf#3' is not an index chunk id"):
-        ChunkSource(idx).hit(Pair(question="q", answer="a", chunk_id="doc.pdf#3"))
+        assert source.chunk_id == pair.chunk_id and source.doc_path.startswith(str(sample_dir))
     idx.close()
+
+
+def test_adapt_qa_pairs_train_on_those_with_an_answer(base, tmp_path):
+    """A pairs file as `docrag adapt qa` writes it: the LLM pair becomes an example, the cloze pseudo-query (a
+    sentence as the query, its chunk without it as the positive, no answer) is skipped and counted."""
+    path = tmp_path / "pairs.jsonl"
+    answered = llm_pairs(1, dev=0)[0]
+    cloze = Pair("the report says costs fell sharply in the second half of the year.",
+                 "Revenue grew five percent. Margins held steady across the segments and regions.",
+                 chunk_id=7, doc="/docs/report1.pdf", page=2, kind="cloze")
+    write_pairs(path, [answered, cloze])
+    report = train_generator(path, f"transformers:{base}", tmp_path / "out", GeneratorOptions(epochs=1))
+    assert report.examples == {"train": 1} and report.skipped == {NO_ANSWER: 1}
+    write_pairs(path, [cloze])
+    with pytest.raises(ConfigError, match="none of its 1 pairs has an answer.*docrag adapt qa --llm"):
+        train_generator(path, f"transformers:{base}", tmp_path / "out")
 
 
 def test_cite_puts_the_number_before_the_full_stop():
@@ -184,7 +193,7 @@ def test_lora_adds_r_times_d_plus_k_parameters_per_weight(base, rank, modules):
 
 def test_adapter_round_trips_and_merging_keeps_the_logits(base, tmp_path):
     llm = TransformersLLM(base, prefix_cache=False)
-    examples, _ = examples_for(llm, pair_rows(8, dev=0))
+    examples, _ = examples_for(llm, llm_pairs(8, dev=0))
     plain = logits(llm.model, examples["train"][0].prompt_ids)
     model, _, _ = add_lora(llm.model, GeneratorOptions())
     fit(model, examples["train"], GeneratorOptions(epochs=2, lr=1e-2), llm.pad_id, random.Random(0))
@@ -284,12 +293,13 @@ def test_unknown_target_modules_are_named(base):
 
 
 def test_bad_inputs_are_named(base, pairs, tmp_path):
-    with pytest.raises(ConfigError, match="--pairs .*missing.jsonl: no such file"):
+    with pytest.raises(DocragError, match="missing.jsonl: no such pairs file"):
         train_generator(tmp_path / "missing.jsonl", f"transformers:{base}", tmp_path / "out")
     broken = tmp_path / "broken.jsonl"
-    broken.write_text(json.dumps({"question": "q", "answer": "a", "chunk_id": 1}) + "\n{not json\n")
-    with pytest.raises(ConfigError, match="broken.jsonl, line 2"):
-        read_pairs(broken)
+    write_pairs(broken, llm_pairs(1))
+    broken.write_text(broken.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")
+    with pytest.raises(DocragError, match="broken.jsonl:2: not a question-answer pair"):
+        train_generator(broken, f"transformers:{base}", tmp_path / "out")
     with pytest.raises(ConfigError, match="--base 'openai:gpt': fine-tuning needs a local model"):
         train_generator(pairs, "openai:gpt", tmp_path / "out")
     (tmp_path / "taken").mkdir()
@@ -298,10 +308,10 @@ def test_bad_inputs_are_named(base, pairs, tmp_path):
         train_generator(pairs, f"transformers:{base}", tmp_path / "taken")
     with pytest.raises(ConfigError, match="missing.toml: prompt template not found"):
         train_generator(pairs, f"transformers:{base}", tmp_path / "out", template=str(tmp_path / "missing.toml"))
-    no_context = tmp_path / "no_context.jsonl"
-    write_pairs(no_context, [{k: v for k, v in r.items() if k != "context"} for r in pair_rows(2)])
-    with pytest.raises(ConfigError, match="has no context: give --index"):
-        train_generator(no_context, f"transformers:{base}", tmp_path / "out")
+    no_positive = tmp_path / "no_positive.jsonl"
+    write_pairs(no_positive, [replace(p, positive="") for p in llm_pairs(2)])
+    with pytest.raises(ConfigError, match="has no positive text: give --index"):
+        train_generator(no_positive, f"transformers:{base}", tmp_path / "out")
 
 
 def test_cli_end_to_end(base, pairs, tmp_path):
@@ -320,4 +330,4 @@ def test_cli_end_to_end(base, pairs, tmp_path):
     assert (out / "adapter_model.safetensors").is_file()  # a refused run changes nothing
     missing = docrag("adapt", "generator", "--pairs", tmp_path / "none.jsonl", "--base", f"transformers:{base}",
                      "--out", out)
-    one_line_error(missing, 1, "--pairs", "none.jsonl: no such file")
+    one_line_error(missing, 1, "none.jsonl: no such pairs file")

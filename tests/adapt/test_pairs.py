@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 
 import pytest
 from fake_llm import ScriptedLLM
@@ -145,6 +146,10 @@ def test_pairs_file_round_trips_and_a_bad_line_is_named(tmp_path, offline):
     assert read_pairs(path) == pairs
     path.write_text(path.read_text(encoding="utf-8") + json.dumps({"query": "only"}) + "\n", encoding="utf-8")
     with pytest.raises(DocragError, match=r"pairs.jsonl:6"):
+        read_pairs(path)
+    record = {**asdict(pairs[0]), "chunk_id": "doc.pdf#3"}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(DocragError, match=r"pairs.jsonl:1: .*chunk_id 'doc.pdf#3' is not an index chunk id"):
         read_pairs(path)
     with pytest.raises(DocragError, match="no such pairs file"):
         read_pairs(tmp_path / "missing.jsonl")

@@ -4,7 +4,8 @@ Each question-answer pair becomes one example. The prompt is exactly the one the
 (``LLMAnswerer.prompt``: the rules, numbered passages, the question, in the model's chat template), with the
 pair's source chunk among a few other chunks of the pairs file at a random position; the target is the pair's
 answer citing that passage's number, then the end-of-turn token, so the model learns to cite the right [n].
-The loss is on the target tokens only.
+The loss is on the target tokens only. Pairs without an answer (the offline pseudo-queries of ``docrag adapt qa``)
+are skipped and counted.
 
 LoRA (peft) adds r·(d+k) trainable parameters for each adapted d×k weight; ``full`` trains every weight (for
 small models). The result is a peft adapter directory (``transformers:BASE+lora:DIR``) or, with ``full``, a model
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from docrag.adapt.pairs import Pair, read_pairs
 from docrag.atomic import write_dir_atomic, write_text_atomic
 from docrag.config import Decoding, ModelOptions
 from docrag.errors import ConfigError
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 IGNORED = -100  # the label transformers' loss skips: prompt and padding positions
 SENTENCE_END = ".!?。！？"
+NO_ANSWER = "no answer (offline pseudo-query)"  # cloze, table and heading pairs: nothing to learn to say
 
 
 @dataclass(frozen=True)
@@ -77,60 +80,21 @@ class GeneratorOptions:
         return self.lr if self.lr is not None else 2e-5 if self.full else 2e-4
 
 
-@dataclass(frozen=True)
-class Pair:
-    """A line of the pairs file (``docrag adapt qa``); fields not read here are ignored."""
-
-    question: str
-    answer: str
-    chunk_id: str
-    document: str = ""
-    page: int | None = None
-    split: str = "train"
-    context: str | None = None  # the source chunk's text; absent: read from the index
-
-
-def read_pairs(path: Path) -> list[Pair]:
-    if not path.is_file():
-        raise ConfigError(f"--pairs {path}: no such file")
-    pairs = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                pairs.append(Pair(question=row["question"], answer=row["answer"], chunk_id=str(row["chunk_id"]),
-                                  document=row.get("document", ""), page=row.get("page"),
-                                  split=row.get("split", "train"), context=row.get("context")))
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ConfigError(f"--pairs {path}, line {number}: not a pair with question, answer and chunk_id "
-                                  f"({e.__class__.__name__}: {e})") from None
-    if not pairs:
-        raise ConfigError(f"--pairs {path}: no pairs in it")
-    return pairs
-
-
 class ChunkSource:
-    """The source chunk of each pair as the answerer would get it: the pair's context, else the chunk from the
-    index (with its table Markdown and window, as retrieval returns it)."""
+    """The source chunk of each pair as the answerer would get it: the pair's positive text, else the chunk from
+    the index (with its table Markdown and window, as retrieval returns it)."""
 
     def __init__(self, index: Index | None = None):
         self.index = index
-        self.ids: dict[str, int] = {}  # chunk ids of contexts without an index
 
     def hit(self, pair: Pair) -> Hit | None:
-        if pair.context is not None:
-            number = self.ids.setdefault(pair.chunk_id, len(self.ids))
-            return Hit(chunk_id=number, text=pair.context, doc_path=pair.document, score=0.0, page=pair.page,
+        if pair.positive:
+            return Hit(chunk_id=pair.chunk_id, text=pair.positive, doc_path=pair.doc, score=0.0, page=pair.page,
                        pages=[pair.page] if pair.page else [])
         if self.index is None:
-            raise ConfigError(f"pair {pair.question!r} has no context: give --index to read its chunk "
+            raise ConfigError(f"pair {pair.query!r} has no positive text: give --index to read its chunk "
                               f"{pair.chunk_id} from the index")
-        try:
-            found = self.index.store.hits([(int(pair.chunk_id), 0.0)])
-        except ValueError:
-            raise ConfigError(f"pair {pair.question!r}: chunk_id {pair.chunk_id!r} is not an index chunk id") from None
+        found = self.index.store.hits([(pair.chunk_id, 0.0)])
         return found[0] if found else None
 
 
@@ -177,7 +141,7 @@ class ExampleBuilder:
         room = len(self.tokens(cite(pair.answer, 99))) + 1
         answerer = LLMAnswerer(self.llm, self.analyzer, Decoding(max_new_tokens=room), self.language, self.template)
         try:
-            messages, passages, _ = answerer.prompt(pair.question, hits)
+            messages, passages, _ = answerer.prompt(pair.query, hits)
         except ConfigError:  # prompt_budget: the question and answer alone fill the window
             return "question and answer longer than --max-length"
         given = next((p for p in passages if p.hit is source), None)
@@ -203,6 +167,9 @@ def build_examples(pairs: list[Pair], builder: ExampleBuilder,
     by_split: dict[str, list[tuple[Pair, Hit]]] = {}
     skipped: Counter[str] = Counter()
     for pair in pairs:
+        if not pair.answer:
+            skipped[NO_ANSWER] += 1
+            continue
         source = chunks.hit(pair)
         if source is None:
             skipped["chunk not in the index"] += 1
@@ -367,7 +334,7 @@ def train_generator(pairs_path: Path, base: str, out: Path, options: GeneratorOp
                     index: Index | None = None, models: ModelOptions = ModelOptions(), language: str = "auto",
                     template: str | None = None, progress: Progress | None = None) -> GeneratorReport:
     """Fine-tune ``base`` (``transformers:PATH``) on the pairs at ``pairs_path`` and save the adapter (or, with
-    ``options.full``, the model) to ``out``. ``index``: an open ``docrag.Index`` for pairs without a context."""
+    ``options.full``, the model) to ``out``. ``index``: an open ``docrag.Index`` for pairs without a positive text."""
     import torch
 
     started = time.perf_counter()
@@ -375,6 +342,9 @@ def train_generator(pairs_path: Path, base: str, out: Path, options: GeneratorOp
     base_path, pairs_path, out = base_directory(base), Path(pairs_path), Path(out)
     check_out(out)
     pairs = read_pairs(pairs_path)
+    if not any(p.answer for p in pairs):
+        raise ConfigError(f"--pairs {pairs_path}: none of its {len(pairs)} pairs has an answer; the generator "
+                          "trains on question-answer pairs: make them with `docrag adapt qa --llm ...`")
     llm = TransformersLLM(base_path, prefix_cache=False, options=models)
     llm.context_window = min(llm.context_window, options.max_length)
     rng = random.Random(options.seed)

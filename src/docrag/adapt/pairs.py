@@ -122,7 +122,10 @@ def read_pairs(path: Path) -> list[Pair]:
             continue
         try:
             record = json.loads(line)
-            pairs.append(Pair(**{k: v for k, v in record.items() if k in names}))
+            pair = Pair(**{k: v for k, v in record.items() if k in names})
+            if not isinstance(pair.chunk_id, int):  # the index's id; a trainer looks the chunk up by it
+                raise TypeError(f"chunk_id {pair.chunk_id!r} is not an index chunk id")
+            pairs.append(pair)
         except (ValueError, TypeError) as e:
             raise DocragError(f"{path}:{n}: not a question-answer pair ({e})") from None
     return pairs
