@@ -342,14 +342,15 @@ def test_eval_builds_and_scores_on_milvus_as_on_sqlite(tmp_path, sample_dir):
 
 @pytest.mark.slow
 def test_cmrc_trial_evaluates_alike_on_both_backends(tmp_path):
-    """The CMRC2018 trial (256 paragraphs, 1,002 questions), BM25 and hybrid, built and scored on SQLite and on
-    Milvus Lite: hit@k and recall@k within 0.01."""
+    """The CMRC2018 trial (256 paragraphs, 1,002 questions), BM25, built and scored on SQLite and on Milvus Lite:
+    hit@k and recall@k within 0.01. BM25 only, to stay within the suite's time: dense and hybrid rankings are
+    checked identical, ids and scores, by test_index_on_milvus_ranks_as_on_sqlite."""
     from conftest import shared_data
 
     from docrag.evaluate import evaluate
 
     spec = f"squad:{shared_data('cmrc2018_trial') / 'cmrc2018_trial.json'}"
-    results = [_retrieval(evaluate(spec, build=True, modes=["bm25", "hybrid"], ks=[1, 5, 10], out=None,
+    results = [_retrieval(evaluate(spec, build=True, modes=["bm25"], ks=[1, 5, 10], out=None, dense=False,
                                    cache=tmp_path / "cache", overrides={"index.backend": backend}))
                for backend in ("sqlite", "milvus")]
     for mode, scores in results[0].items():
