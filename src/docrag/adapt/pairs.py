@@ -28,11 +28,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from docrag.atomic import write_text_atomic
-from docrag.config import Decoding, read_toml
-from docrag.errors import ConfigError, DocragError
+from docrag.config import Decoding
+from docrag.errors import DocragError
 from docrag.evaluate.metrics import rouge_tokens, support
 from docrag.evaluate.runner import LEXICAL_SUPPORT
-from docrag.generate.prompt import detect_language, passage_text
+from docrag.generate.prompt import detect_language, passage_text, read_template
 from docrag.index.storage import Storage
 from docrag.models.llm import LLM, Message
 from docrag.text.analyzer import Analyzer, word_spans
@@ -100,13 +100,7 @@ class QuestionTemplate:
 
 @lru_cache(maxsize=4)
 def load_question_template(language: str) -> QuestionTemplate:
-    file = TEMPLATES / f"questions.{language}.toml"
-    data = read_toml(file, "prompt template")
-    names = [f.name for f in fields(QuestionTemplate)]
-    missing = [n for n in names if n not in data]
-    if missing:
-        raise ConfigError(f"{file}: prompt template lacks {', '.join(missing)}")
-    return QuestionTemplate(**{n: data[n] for n in names})
+    return read_template(TEMPLATES / f"questions.{language}.toml", QuestionTemplate)
 
 
 def read_pairs(path: Path) -> list[Pair]:

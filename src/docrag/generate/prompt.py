@@ -8,9 +8,10 @@ holds the numbered passages, then the question.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 from docrag.config import read_toml
 from docrag.errors import ConfigError
@@ -18,8 +19,8 @@ from docrag.models.llm import Message
 from docrag.types import Hit
 
 TEMPLATES = Path(__file__).parent / "templates"
+T = TypeVar("T", bound=Any)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_FIELDS = ("name", "version", "system", "passage", "user", "omitted", "source_page", "source")
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,17 @@ def detect_language(text: str) -> str:
 @lru_cache(maxsize=16)
 def load_template(language: str, path: str | None = None) -> Template:
     """The bundled template for a language, or the TOML file at ``path``."""
-    file = Path(path) if path else TEMPLATES / f"answer.{language}.toml"
+    return read_template(Path(path) if path else TEMPLATES / f"answer.{language}.toml", Template)
+
+
+def read_template(file: Path, shape: type[T]) -> T:
+    """A TOML prompt template as the dataclass ``shape``: every field of it required, other keys ignored."""
     data = read_toml(file, "prompt template")
-    missing = [f for f in _FIELDS if f not in data]
+    names = [f.name for f in fields(shape)]
+    missing = [n for n in names if n not in data]
     if missing:
         raise ConfigError(f"{file}: prompt template lacks {', '.join(missing)}")
-    return Template(**{f: data[f] for f in _FIELDS})
+    return shape(**{n: data[n] for n in names})
 
 
 def source_label(template: Template, hit: Hit) -> str:
