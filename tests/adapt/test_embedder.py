@@ -53,6 +53,12 @@ def test_the_loss_falls_and_the_model_is_written_with_its_record(base, tmp_path)
     assert (tmp_path / "out" / "modules.json").is_file() and not work_dir(tmp_path / "out").exists()
     assert json.loads((tmp_path / "out" / RECORD).read_text())["best_epoch"] == record["best_epoch"]
     assert record["history"][0]["loss"] is None  # epoch 0: the base, scored before training
+    # trained on texts cut to SETTINGS.max_seq_length (256), saved to embed as the base does
+    from docrag.models.st_embed import SentenceTransformerEmbedder
+
+    length = SentenceTransformerEmbedder(str(base)).model.max_seq_length
+    assert length != SETTINGS.max_seq_length
+    assert SentenceTransformerEmbedder(str(tmp_path / "out")).model.max_seq_length == length
 
 
 def test_an_interrupted_run_resumes_after_its_last_finished_epoch(base, tmp_path):

@@ -193,6 +193,9 @@ class EmbedderTrainer:
         torch.manual_seed(s.seed)
         embedder = SentenceTransformerEmbedder(str(last if resume else self.base))
         model = embedder.model
+        # texts are cut to max_seq_length for training only: the saved model embeds as its base did (the length is
+        # a cost of the steps, not a property of the model a user then searches with)
+        self.serving_length = model.max_seq_length
         model.max_seq_length = s.max_seq_length
         next(m for m in model.modules() if isinstance(m, PreTrainedModel)).get_input_embeddings().requires_grad_(False)
         loss_fn = MultipleNegativesRankingLoss(model)
@@ -254,12 +257,16 @@ class EmbedderTrainer:
         shutil.rmtree(self.work)
         return record
 
-    @staticmethod
-    def _save(model, directory: Path, also: Callable[[Path], None] | None = None) -> None:
-        """Save the model (and what ``also`` writes beside it) in place of ``directory``'s, whole or not at all."""
+    def _save(self, model, directory: Path, also: Callable[[Path], None] | None = None) -> None:
+        """Save the model (and what ``also`` writes beside it) in place of ``directory``'s, whole or not at all,
+        with the base's max_seq_length."""
         tmp = directory.with_name(f".{directory.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        model.save(str(tmp))
+        training_length, model.max_seq_length = model.max_seq_length, self.serving_length
+        try:
+            model.save(str(tmp))
+        finally:
+            model.max_seq_length = training_length
         if also:
             also(tmp)
         old = directory.with_name(f".{directory.name}.old")
