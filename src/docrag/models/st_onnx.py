@@ -39,8 +39,8 @@ def read_model_dir(directory: Path) -> dict:
     if not kinds or kinds[0] != "Transformer" or modules[0].get("path") or any(k not in MODULES for k in kinds):
         raise ValueError(f"{directory}: not a sentence-transformers directory of Transformer, Pooling and Normalize "
                          f"modules (found {kinds or 'no modules.json'})")
-    pooling: dict = next((_json(directory / m.get("path", "") / "config.json") for m, k in zip(modules, kinds)
-                    if k == "Pooling"), {})
+    pooling: dict = next((_json(directory / m.get("path", "") / "config.json")
+                          for m, k in zip(modules, kinds) if k == "Pooling"), {})
     modes = [key for key, on in pooling.items() if key.startswith("pooling_mode_") and on is True]
     if pooling.get("pooling_mode", "mean" if modes == ["pooling_mode_mean_tokens"] else None) != "mean" \
             or pooling.get("include_prompt", True) is not True:
