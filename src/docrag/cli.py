@@ -422,7 +422,7 @@ def adapt_embedder(pairs: Optional[Path] = typer.Option(None, "--pairs", help="f
                    quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Fine-tune the dense embedder on the pairs, with hard negatives mined from the index. With --reembed and a
     finished model at --out, only re-embed (e.g. after an interrupted re-embedding)."""
-    from docrag.adapt.embedder import RECORD, TrainSettings, fine_tune, record_in_manifest
+    from docrag.adapt.embedder import RECORD, TrainSettings, fine_tune, record_in_manifest, serving_spec
     from docrag.adapt.pairs import read_pairs
 
     say = lambda line: err.print(line, highlight=False, markup=False)  # noqa: E731
@@ -446,7 +446,7 @@ def adapt_embedder(pairs: Optional[Path] = typer.Option(None, "--pairs", help="f
         say(f"kept epoch {record['best_epoch']}" + (" (no epoch beat the base: the model is the base)"
                                                      if record["best_epoch"] == 0 else "")
             + f"; trained {record['seconds']:.0f} s")
-    spec = f"sentence-transformers:{model_dir.resolve()}"
+    spec = serving_spec(model_dir)
     if reembed:
         with _progress(disable=quiet) as bars:
             done = _open(index, config, set_, index__embedder=spec).indexer.reembed(_Bars(bars))

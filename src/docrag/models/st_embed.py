@@ -106,6 +106,18 @@ def pick_query_instruction(name_or_path: str, explicit: str | None, model_prompt
     return ""
 
 
+def pick_passage_prompt(model_prompts: dict[str, str]) -> str:
+    """The prompt put before passages: the one the model declares, under the names sentence-transformers'
+    ``encode_document`` looks for (e5's "passage: "); else none."""
+    return model_prompts.get("document") or model_prompts.get("passage") or model_prompts.get("corpus") or ""
+
+
+def describe_model(name: str, fingerprint: str, pooling: str, query_instruction: str, passage_prompt: str) -> str:
+    """A sentence-transformers model's version as an index's manifest records it: what makes its vectors."""
+    passage = f", passage prompt {passage_prompt!r}" if passage_prompt else ""
+    return f"{name} sha256:{fingerprint} ({pooling} pooling, query instruction {query_instruction!r}{passage})"
+
+
 class SentenceTransformerEmbedder(Embedder):
     def __init__(self, name_or_path: str, *, query_instruction: str | None = None, batch_size: int = 32,
                  options: ModelOptions = ModelOptions()):
@@ -129,7 +141,7 @@ class SentenceTransformerEmbedder(Embedder):
         # a model that declares a passage prompt (e5-style "passage: ") gets it, as its card says; the names
         # are the ones sentence-transformers' encode_document looks for
         prompts = self._model.prompts
-        self.passage_prompt = prompts.get("document") or prompts.get("passage") or prompts.get("corpus") or ""
+        self.passage_prompt = pick_passage_prompt(prompts)
         self.pooling = self._pooling_mode()
         self._fingerprint = model_fingerprint(directory)
 
@@ -140,9 +152,8 @@ class SentenceTransformerEmbedder(Embedder):
 
     @property
     def version(self) -> str:
-        passage = f", passage prompt {self.passage_prompt!r}" if self.passage_prompt else ""
-        return (f"{self._model_name} sha256:{self._fingerprint} ({self.pooling} pooling, "
-                f"query instruction {self.query_instruction!r}{passage})")
+        return describe_model(self._model_name, self._fingerprint, self.pooling, self.query_instruction,
+                              self.passage_prompt)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
