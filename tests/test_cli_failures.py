@@ -110,15 +110,18 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, bracketed):
 
     with FakeOpenAI("slow") as server:
         server.delay = 30  # the answer never comes in time: the user presses Ctrl-C
+        # the child starts with Ctrl-C's default action even where the test runner ignores SIGINT (a background
+        # job, or a library that set it): an ignored SIGINT is inherited, and Python then never raises on it
         p = subprocess.Popen([sys.executable, "-m", "docrag.cli", "ask", "龙井茶", "--index", str(bracketed / "ix"),
                               "--llm", "openai:slow", "--llm-base-url", server.base_url],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while not server.bodies("/v1/chat/completions") and time.monotonic() < deadline and p.poll() is None:
             time.sleep(0.05)
         p.send_signal(signal.SIGINT)
         _, stderr = p.communicate(timeout=60)
-    assert p.returncode == 130
+    assert p.returncode == 130, stderr
     assert len(stderr.strip().splitlines()) == 1 and "interrupted" in stderr and "Traceback" not in stderr
 
 
