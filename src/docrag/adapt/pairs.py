@@ -32,7 +32,7 @@ from docrag.config import Decoding
 from docrag.errors import DocragError
 from docrag.evaluate.metrics import rouge_tokens, support
 from docrag.evaluate.runner import LEXICAL_SUPPORT
-from docrag.generate.prompt import detect_language, passage_text, read_template
+from docrag.generate.prompt import VersionedTemplate, detect_language, passage_text, read_template
 from docrag.index.storage import Storage
 from docrag.models.llm import LLM, Message
 from docrag.text.analyzer import Analyzer, word_spans
@@ -87,15 +87,8 @@ class SynthesisReport:
 
 
 @dataclass(frozen=True)
-class QuestionTemplate:
-    name: str
-    version: int
-    system: str
+class QuestionTemplate(VersionedTemplate):
     user: str  # {source} {text} {count}
-
-    @property
-    def signature(self) -> str:
-        return f"{self.name}/{self.version}"
 
 
 @lru_cache(maxsize=4)

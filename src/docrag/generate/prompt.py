@@ -24,19 +24,24 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
-class Template:
+class VersionedTemplate:
+    """A prompt template file's identity (what a run records) and its system prompt; shapes add their texts."""
     name: str
     version: int
     system: str
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Template(VersionedTemplate):
     passage: str  # {n} {source} {text}
     user: str  # {passages} {question}
     omitted: str  # {count}
     source_page: str  # {file} {page}
     source: str  # {file}
-
-    @property
-    def signature(self) -> str:
-        return f"{self.name}/{self.version}"
 
 
 @dataclass
