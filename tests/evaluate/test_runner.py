@@ -54,6 +54,20 @@ def test_build_is_cached_by_content(dataset, index, tmp_path_factory):
     assert other != index
 
 
+def test_the_same_corpus_in_another_folder_replaces_the_cached_copy(dataset, sample_dir, tmp_path):
+    import docrag
+
+    cache = tmp_path / "cache"
+    first, _ = build_index(dataset, dataset.corpus, Config(), cache, dense=False)
+    moved = shutil.copytree(sample_dir, tmp_path / "moved")  # same names and contents: the same cache key
+    again, build = build_index(dataset, [moved], Config(), cache, dense=False)
+    assert again == first and not build["cached"]
+    with docrag.Index.open(again, readonly=True) as idx:
+        docs = idx.store.docs()
+    assert docs and all(d.startswith(str(moved.resolve())) for d in docs)  # each document once, from where it is now
+    assert len(docs) == len({d.rsplit("/", 1)[-1] for d in docs})
+
+
 def test_build_cache_key_names_the_backend(dataset):
     from docrag.evaluate.runner import corpus_fingerprint
 

@@ -76,12 +76,19 @@ def build_index(dataset: Dataset, corpus: list[Path], config: Config, cache: Pat
     path = cache / f"{slug}-{key}"
     t0 = time.perf_counter()
     idx = docrag.Index.open(path, create=True, config=config, dense=dense)
+    # The key is the files' names and contents, not where they lie: the same corpus met in another folder (moved,
+    # or written out by another run) replaces the copy indexed from the old one rather than joining it, which
+    # would put every passage in the index twice.
+    files, _ = collect_files(corpus, config.index.extensions)
+    elsewhere = sorted(set(idx.store.docs()) - {str(f) for f in files})
+    if elsewhere:
+        idx.remove(elsewhere)
     report = idx.add(corpus, progress=progress)
     idx.close()
     if report.failed:
         fails = "; ".join(f"{Path(r.path).name}: {r.reason}" for r in report.failed[:5])
         dataset.notes.append(f"{len(report.failed)} corpus files failed to ingest ({fails})")
-    cached = not report.changed and not report.embedded
+    cached = not report.changed and not report.embedded and not elsewhere
     return path, {"seconds": time.perf_counter() - t0, "cached": cached}
 
 
