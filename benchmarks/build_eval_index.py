@@ -26,12 +26,13 @@ import docrag
 from docrag.evaluate import metrics
 
 
-def score_retrieval(index: Path) -> dict:
+def score_retrieval(index: Path, embedder: str | None) -> dict:
     """hit@1/5/10 and MRR@10 of each search mode on the CMRC2018 trial questions, and the search p50."""
     questions = [(qa["question"], p["id"]) for article in cmrc()["data"] for p in article["paragraphs"]
                  for qa in p["qas"] if qa["question"].strip()]
     scores = {}
-    with docrag.Index.open(index, readonly=True) as idx:
+    settings = {"index__embedder": embedder} if embedder else {}
+    with docrag.Index.open(index, readonly=True, **settings) as idx:
         for mode in ("bm25", "dense", "hybrid"):
             rows, ms = [], []
             for question, gold in questions:
@@ -55,7 +56,7 @@ def main() -> None:
     index, name = WORK / f"index-news-cmrc{suffix}", f"build_eval_index{suffix}"
     if "--score-only" in sys.argv:
         built = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
-        save(name, {**built, "retrieval": score_retrieval(index)})
+        save(name, {**built, "retrieval": score_retrieval(index, embedder)})
         return
     fresh = "--resume" not in sys.argv
     if fresh:
@@ -68,7 +69,7 @@ def main() -> None:
               "chars": info["chars"], "embedded": info["embedded"],
               "chars_per_second": info["chars"] / run["seconds"]}
     print(json.dumps(result, indent=2))
-    save(name, {**result, "retrieval": score_retrieval(index)})
+    save(name, {**result, "retrieval": score_retrieval(index, embedder)})
 
 
 if __name__ == "__main__":
