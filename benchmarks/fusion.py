@@ -29,6 +29,7 @@ SETS = {
     "prospectus": f"prospectus:{SHARED}/prospectus_qa_zh/dev.yaml",
     # the 13-PDF subset of benchmarks/eval_baselines.sh, as `docrag adapt`'s benchmark links it
     "financebench-subset": f"financebench:{WORK}/adapt/fb-subset",
+    "financebench": f"financebench:{SHARED}/financebench",  # all 52 PDFs, 107 questions (slow to index the first time)
 }
 DEPTH = 100
 
