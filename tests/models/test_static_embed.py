@@ -94,8 +94,11 @@ def test_a_text_is_the_normalised_mean_of_its_pieces_rows(tiny_e5, own_cache):
 
 
 def test_the_table_is_distilled_once_and_written_atomically(tiny_e5, own_cache, monkeypatch):
-    first = StaticE5(model_dir=tiny_e5, dims=16)
+    messages: list[str] = []
+    first = StaticE5(model_dir=tiny_e5, dims=16, progress=messages.append)
     assert [p.name for p in own_cache.iterdir()] == [first.path.name]  # no temporary file left beside it
+    assert "distilling" in messages[0] and 4 <= len(messages) <= 8  # the start, then about every fifth
+    assert messages[-1].endswith("249,999 of 249,999 pieces through the encoder")
     monkeypatch.setattr(static_embed, "distill", lambda *a, **k: pytest.fail("distilled again"))
     again = StaticE5(model_dir=tiny_e5, dims=16)
     np.testing.assert_array_equal(again.encode(TEXTS), first.encode(TEXTS))

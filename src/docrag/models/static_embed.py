@@ -91,11 +91,16 @@ class StaticE5:
         directory = Path(cache_dir) if cache_dir else cache_root() / "static"
         self.path = directory / f"{identity.path.stem}-static{STATIC_VERSION}-d{dims}.npy"
         if not self.path.exists():
-            (progress or (lambda message: log.warning("%s", message)))(
-                f"distilling a static embedder from {identity.path.name} (once) at {self.path}")
+            say = progress or (lambda message: log.warning("%s", message))
+            say(f"distilling a static embedder from {identity.path.name} (once, minutes) at {self.path}")
+
+            def pieces_done(done: int, total: int) -> None:  # about every fifth of the way
+                if done == total or done // _BATCH % max(1, total // _BATCH // 5) == 0:
+                    say(f"static embedder: {done:,} of {total:,} pieces through the encoder")
+
             directory.mkdir(parents=True, exist_ok=True)
             buffer = io.BytesIO()
-            np.save(buffer, distill(E5Onnx("fp32", model_dir=model_dir), dims).astype(np.float16))
+            np.save(buffer, distill(E5Onnx("fp32", model_dir=model_dir), dims, pieces_done).astype(np.float16))
             write_bytes_atomic(self.path, buffer.getvalue())
         self.table = np.load(self.path, mmap_mode="r")  # only the rows texts use are read from disk
         self.dim = int(self.table.shape[1])
