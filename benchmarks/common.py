@@ -19,6 +19,14 @@ SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = Path(os.environ.get("DOCRAG_BENCH_DIR", Path.home() / ".cache" / "docrag-bench"))
 DOCRAG = [sys.executable, "-m", "docrag.cli"]
+# the 13 FinanceBench PDFs of benchmarks/eval_baselines.sh, where earlier routing and fusion choices were looked at
+FINANCEBENCH_SUBSET = [
+    "ULTABEAUTY_2023Q4_EARNINGS", "FOOTLOCKER_2022_8K_dated-2022-05-20", "MGMRESORTS_2022Q4_EARNINGS",
+    "PEPSICO_2023_8K_dated-2023-05-05", "AMCOR_2023Q4_EARNINGS", "PEPSICO_2023Q1_EARNINGS",
+    "JOHNSON_JOHNSON_2023_8K_dated-2023-08-30", "AMCOR_2022_8K_dated-2022-07-01", "BESTBUY_2024Q2_10Q",
+    "JOHNSON_JOHNSON_2022Q4_EARNINGS", "Pfizer_2023Q2_10Q", "BESTBUY_2023_10K",
+    "BOEING_2022_10K",
+]
 
 
 def eval_index(spec: str, config=None):

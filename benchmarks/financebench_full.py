@@ -2,7 +2,7 @@
 default mode, is measured on the whole set for the first time. Each search mode with the default configuration,
 and tables-for-amounts routing (``retrieve.route_kinds``) switched off in hybrid and BM25 mode, with extractive
 answers; every metric reported for all questions, for the 13-PDF subset that earlier defaults were looked at
-(``adapt_embedder.SUBSET``), and for the questions on the 39 other PDFs (held out: no default was chosen on them).
+(``common.FINANCEBENCH_SUBSET``), and for the questions on the 39 other PDFs (held out: no default was chosen on them).
 
 The index is docrag eval's cached one (``docrag eval financebench:… --build``); an unfinished embedding resumes.
 
@@ -15,7 +15,7 @@ import ast
 import statistics
 from pathlib import Path
 
-from benchmarks.adapt_embedder import SUBSET
+from benchmarks.common import FINANCEBENCH_SUBSET as SUBSET
 from benchmarks.common import RESULTS, SHARED, WORK, need, save, table
 from docrag.evaluate import evaluate
 
