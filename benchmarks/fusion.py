@@ -3,9 +3,10 @@
 Each question is searched once per retriever (the BM25 and dense retrievers of the default configuration,
 glossaries included, top 100 each: the lists the hybrid retriever fuses); the fusion rules are then applied to the same
 two lists, so they differ only in the rule. ``hybrid`` is the engine's own hybrid search (RRF 1:1, with routing
-and collapse on top).
+and collapse on top), ``hybrid, rrf-peak`` the same with ``retrieve.fusion = "rrf-peak"``. On all 52 FinanceBench
+PDFs the questions on the 39 PDFs outside the subset are also scored apart (``financebench held-out``).
 
-    python benchmarks/fusion.py [--sets cmrc,rgb-zh,rgb-en,prospectus,financebench-subset]
+    python benchmarks/fusion.py [--sets cmrc,rgb-zh,rgb-en,prospectus,financebench-subset,financebench]
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
-from common import SHARED, WORK, eval_index, save, table
+from common import FINANCEBENCH_SUBSET, SHARED, WORK, eval_index, save, table
 
 import docrag
 from docrag.evaluate import metrics
 from docrag.evaluate.runner import gold_keys, hit_keys
-from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
+from docrag.retrieve.fusion import Ranked, peak_weighted_rrf, reciprocal_rank_fusion, weighted_fusion
 
 SETS = {
     "cmrc": f"squad:{SHARED}/cmrc2018_trial/cmrc2018_trial.json",
@@ -34,23 +35,6 @@ SETS = {
 DEPTH = 100
 
 
-def peak(ranked: Ranked) -> float:
-    """How far a list's best score stands above the rest of its top 10, in their standard deviations: a list whose
-    first hit stands out is surer of it (scale-free, so BM25 scores and cosines compare)."""
-    scores = np.array([s for _, s in ranked[:10]])
-    if len(scores) < 3:
-        return 0.0
-    rest = scores[1:]
-    return float(max(scores[0] - rest.mean(), 0.0) / (rest.std() + 1e-9))
-
-
-def by_peak(lists: list[Ranked]) -> Ranked:
-    peaks = [peak(r) for r in lists]
-    total = sum(peaks)
-    weights = [2 * p / total for p in peaks] if total > 0 else [1.0, 1.0]
-    return reciprocal_rank_fusion(lists, 60, weights)
-
-
 RULES: dict[str, Callable[[list[Ranked]], Ranked]] = {
     "bm25": lambda lists: lists[0],
     "dense": lambda lists: lists[1],
@@ -59,36 +43,52 @@ RULES: dict[str, Callable[[list[Ranked]], Ranked]] = {
     "rrf 2:1": lambda lists: reciprocal_rank_fusion(lists, 60, [2.0, 1.0]),
     "rrf k=10": lambda lists: reciprocal_rank_fusion(lists, 10, [1.0, 1.0]),
     "weighted min-max 1:1": lambda lists: weighted_fusion(lists, [0.5, 0.5]),
-    "rrf by peak": by_peak,
+    "rrf by peak": lambda lists: peak_weighted_rrf(lists, 60, [1.0, 1.0]),
 }
 
 
-def run_set(name: str) -> dict:
+ENGINE = {"hybrid": "rrf", "hybrid, rrf-peak": "rrf-peak"}  # the engine's hybrid search, by retrieve.fusion
+
+
+def run_set(name: str) -> dict[str, dict]:
+    """The set's scores, plus (all 52 FinanceBench PDFs) those of the questions on PDFs outside the subset."""
     dataset, path, _ = eval_index(SETS[name])
-    scores: dict[str, dict[str, list[float]]] = {r: {"hit1": [], "hit5": [], "mrr": []} for r in [*RULES, "hybrid"]}
-    with docrag.Index.open(path, readonly=True) as idx:
+    rules = [*RULES, *ENGINE]
+    scores: dict[str, dict[str, list[float]]] = {r: {"hit1": [], "hit5": [], "mrr": []} for r in rules}
+    held_out: list[bool] = []
+    with docrag.Index.open(path, readonly=True) as idx, \
+            docrag.Index.open(path, readonly=True, retrieve__fusion="rrf-peak") as peak_idx:
         for q in dataset.questions:
+            held_out.append(not {Path(g.doc).stem for g in q.gold} & set(FINANCEBENCH_SUBSET))
             gold = gold_keys(dataset, q)
             # the retrievers' own lists, as the hybrid retriever fuses them (before routing and collapse)
             lists = [idx.searcher.retriever(mode).search(q.question, DEPTH) for mode in ("bm25", "dense")]
             ranked = {rule: idx.store.hits(fuse(lists)[:10]) for rule, fuse in RULES.items()}
             ranked["hybrid"] = idx.search(q.question, k=10, mode="hybrid")
+            ranked["hybrid, rrf-peak"] = peak_idx.search(q.question, k=10, mode="hybrid")
             for rule, hits in ranked.items():
                 keys = hit_keys(dataset, hits)
                 scores[rule]["hit1"].append(metrics.hit_at_k(keys, gold, 1))
                 scores[rule]["hit5"].append(metrics.hit_at_k(keys, gold, 5))
                 scores[rule]["mrr"].append(metrics.reciprocal_rank(keys, gold, 10))
-    return {"questions": len(dataset.questions), "index": str(path),
-            "rules": {r: {m: round(statistics.fmean(v), 4) for m, v in s.items()} for r, s in scores.items()}}
+    def summary(keep: list[bool]) -> dict:
+        return {"questions": sum(keep), "index": str(path), "rules": {
+            r: {m: round(statistics.fmean(x for x, k in zip(v, keep) if k), 4) for m, v in s.items()}
+            for r, s in scores.items()}}
+
+    out = {name: summary([True] * len(held_out))}
+    if name == "financebench":
+        out[f"{name} held-out"] = summary(held_out)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default=",".join(SETS))
     args = ap.parse_args()
-    results = {name: run_set(name) for name in args.sets.split(",")}
+    results = {part: r for name in args.sets.split(",") for part, r in run_set(name).items()}
     rows = [[rule, *(f"{r['rules'][rule]['hit1']:.3f} / {r['rules'][rule]['hit5']:.3f}" for r in results.values())]
-            for rule in [*RULES, "hybrid"]]
+            for rule in [*RULES, *ENGINE]]
     print(table(rows, ["rule", *(f"{n} ({r['questions']} q) hit@1 / @5" for n, r in results.items())]))
     save("fusion", {"depth": DEPTH, "sets": results})
 

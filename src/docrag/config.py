@@ -135,7 +135,9 @@ class IndexConfig(_Section):
 
 class RetrieveConfig(_Section):
     mode: Mode = "hybrid"
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Literal["rrf", "rrf-peak", "weighted"] = Field(
+        "rrf", description="hybrid: rrf (reciprocal rank fusion, bm25_weight : dense_weight), rrf-peak (each "
+        "list's weight scaled per question by how far its top hit stands out), weighted (min-max scores)")
     rrf_k: int = Field(60, gt=0)
     bm25_weight: float = Field(0.5, ge=0)
     dense_weight: float = Field(0.5, ge=0)

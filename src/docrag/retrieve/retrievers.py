@@ -13,7 +13,7 @@ import numpy as np
 from docrag.index.bm25 import BM25Index
 from docrag.index.vectors import VectorIndex, top_k
 from docrag.models.embed import Embedder
-from docrag.retrieve.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
+from docrag.retrieve.fusion import Ranked, peak_weighted_rrf, reciprocal_rank_fusion, weighted_fusion
 from docrag.retrieve.glossary import Glossary
 from docrag.text.analyzer import Analyzer
 from docrag.types import Filter
@@ -98,7 +98,8 @@ class StoreDenseRetriever(DenseRetriever):
 
 
 class HybridRetriever:
-    """Runs BM25 and dense retrieval, ``candidates`` hits each, and fuses them (RRF or weighted)."""
+    """Runs BM25 and dense retrieval, ``candidates`` hits each, and fuses them (RRF, RRF weighted by each list's
+    peak, or min-max weighted scores)."""
 
     name = "hybrid"
 
@@ -115,6 +116,8 @@ class HybridRetriever:
         weights = list(self.weights[: len(lists)])
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion(lists, self.rrf_k, weights)
+        elif self.fusion == "rrf-peak":
+            fused = peak_weighted_rrf(lists, self.rrf_k, weights)
         else:
             fused = weighted_fusion(lists, weights)
         return fused[:k]
