@@ -29,8 +29,9 @@ def peak(ranked: Ranked, depth: int = 10) -> float:
 
 def peak_weighted_rrf(lists: list[Ranked], k: int = 60, weights: list[float] | None = None) -> Ranked:
     """RRF with each list's weight scaled by its share of the lists' peaks (``peak``), so the list surer of its top
-    hit counts more for this query; lists without a peak (all flat, or too short) keep their weights. Written here
-    because no fusion library weighs lists per query by their own score shape."""
+    hit counts more for this query (a list without a peak, flat or too short, then counts for nothing); when no list
+    has a peak the given weights stand. Written here because no fusion library weighs lists per query by their own
+    score shape."""
     weights = weights or [1.0] * len(lists)
     peaks = [peak(r) for r in lists]
     total = sum(peaks)
