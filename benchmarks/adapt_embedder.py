@@ -25,6 +25,7 @@ import argparse
 import json
 import random
 import shutil
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from pathlib import Path
 import docrag
 from benchmarks.common import FINANCEBENCH_SUBSET as SUBSET
 from benchmarks.common import ROOT, SHARED, WORK, eval_index, need, save, table
+from benchmarks.financebench_full import part
 from docrag.adapt.embedder import RECORD, TrainSettings, fine_tune
 from docrag.adapt.pairs import PairSynthesizer, write_pairs
 from docrag.config import Config
@@ -113,6 +115,13 @@ def report_progress(stage: str, done: int, total: int, started: float = time.per
 def scores(report: dict) -> dict:
     return {r["name"]: {key: r["summary"][key] for key in ("recall@5", "recall@10", "hit@1", "mrr")}
             for r in report["results"]}
+
+
+def split_scores(report: dict) -> dict:
+    """All 52 FinanceBench PDFs: each mode's scores on the subset's questions and on the held-out ones apart."""
+    return {r["name"]: {split: {m: statistics.fmean(q[m] for q in r["questions"] if part(q) == split)
+                                for m in ("recall@5", "recall@10", "hit@1", "hit@5", "mrr")}
+                        for split in ("subset", "held-out")} for r in report["results"]}
 
 
 def main() -> None:
@@ -206,6 +215,8 @@ def main() -> None:
         "train_pairs_available": len(train), "dev_pairs": len(dev),
         "training": record, "reembedded": reembedded, "reembed_seconds": reembed_seconds,
         "speed_sample": {"chunks": len(chunks), "seconds": speed}, "before": b, "after": a,
+        **({"splits": {"before": split_scores(before), "after": split_scores(after)}}
+           if args.set == "financebench" else {}),
         "model": str(model), "trained_here": args.model is None})
 
 
