@@ -157,6 +157,11 @@ class RetrieveConfig(_Section):
         "questions do; a Chinese one only with a statement's or table's words or a reporting period (2008年度), "
         "as 多少 asks for any quantity; true: 多少 too; false: never (docs/benchmarks.md)")
     kind_weight: float = Field(2.0, ge=0, description="RRF weight of that table/figure search")
+    table_search: Literal["bm25", "mode"] = Field(
+        "bm25", description="the retriever of that table search in hybrid and graph mode: bm25 (a row is found by "
+        "its headers' words, which the embedding of a serialized row matches poorly; docs/benchmarks.md; when no "
+        "table holds a word of the question, as asked in another language, the mode's) or the mode's own. A search "
+        "that also asks for figures, and dense mode, use the mode's")
     glossaries: list[str] = Field(
         ["auto"], description="query expansion for BM25: bundled glossaries (finance-en, finance-zh) or paths to files "
         "in the Solr synonyms format (docrag.retrieve.glossary); auto: the bundled ones whose domain the corpus "

@@ -186,8 +186,10 @@ class RoutedRetriever:
     """A retriever that also searches the documents a question names and the kind of content it asks for (tables
     for amounts, figures for charts), and fuses the lists by RRF (config ``retrieve.route*``)."""
 
-    def __init__(self, retriever, router: DocRouter, config: RetrieveConfig, ids_for: IdsFor):
+    def __init__(self, retriever, router: DocRouter, config: RetrieveConfig, ids_for: IdsFor, table_retriever=None):
+        """``table_retriever``: searches the tables alone (default: ``retriever``)."""
         self.retriever, self.router, self.config, self.ids_for = retriever, router, config, ids_for
+        self.table_retriever = table_retriever or retriever
         self.name = retriever.name
 
     def search(self, query: str, k: int, where: Filter | None = None) -> Ranked:
@@ -219,7 +221,12 @@ class RoutedRetriever:
         if kinds:
             of_kind = Filter(kinds=tuple(kinds)) & scope
             if len(self.ids_for(of_kind)):
-                lists.append(self.retriever.search(inside, depth, of_kind))
+                # figures keep the mode's retriever: it holds their image vectors (index.image_embedder)
+                by = self.table_retriever if kinds == ["table"] else self.retriever
+                found = by.search(inside, depth, of_kind)
+                if not found and by is not self.retriever:  # no table holds a word of it (asked in another language?)
+                    found = self.retriever.search(inside, depth, of_kind)
+                lists.append(found)
                 weights.append(r.kind_weight)
         if len(lists) == 1:
             return lists[0][:k]

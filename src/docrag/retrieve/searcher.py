@@ -116,7 +116,11 @@ class Searcher:
         reranker = self.reranker(rerank_spec)
         rc = self.config.rerank
         pool = max(k, rc.candidates) if reranker else k
-        retriever = RoutedRetriever(self.retriever(mode), res.router(), self.config.retrieve, res.chunk_ids)
+        r = self.config.retrieve
+        mode = mode or r.mode
+        tables_by_bm25 = r.table_search == "bm25" and mode in ("hybrid", "graph")
+        retriever = RoutedRetriever(self.retriever(mode), res.router(), r, res.chunk_ids,
+                                    table_retriever=self._bm25() if tables_by_bm25 else None)
         n = 2 * pool
         while True:  # chunks that merge into one hit (a table's, a parent's, duplicates) can leave fewer than pool
             ranked = retriever.search(q, n, where or None)
@@ -133,10 +137,10 @@ class Searcher:
             budget = rc.time_budget_ms / 1000 if rc.time_budget_ms else None
             hits = rerank(reranker, q, hits[:pool], k, batch_size=rc.batch_size, time_budget=budget, weight=rc.weight)
             timings["rerank"] = time.perf_counter() - t1
-        if (mode or self.config.retrieve.mode) == "graph":
+        if mode == "graph":
             # the final top k (reranked or not) bring their tables, figures and neighbours, measured like chunks
             t2 = time.perf_counter()
-            expander = GraphExpander(res.store, self.config.retrieve.graph_token_budget,
+            expander = GraphExpander(res.store, r.graph_token_budget,
                                      count_tokens=res.splitter.length)
             hits = expander.expand(hits)
             timings["graph"] = time.perf_counter() - t2
