@@ -6,7 +6,7 @@ Each candidate sentence is scored by
 + 0.45 * dense     (cosine similarity of sentence and question embeddings, when an embedder is given)
 + 0.10 * rank      (1 / (1 + rank) of the chunk it came from)
 (with an embedder, only the 12 best candidates by lexical + rank score are embedded and ranked).
-+ kind_bonus (0.15 when on; off by default) when the question asks for a kind of answer (a date, a
++ kind_bonus (0.15; 0 turns it off) when the question asks for a kind of answer (a date, a
          number, a place, a reason, a list: ``focus``) and the sentence holds a span of that kind that
          the question does not already state.
 The best sentence, and the next ones while they score at least 85% of it (up to ``max_sentences``
@@ -42,8 +42,10 @@ _ANNOUNCES = re.compile(r"(?:[:：]|(?:原因|方面|步骤|几点|如下|以下
 _COUNT = re.compile(r"(两|二|三|四|[2-4]|two|three|four)\s*(?:个|种|项|条|点|方面|步|reasons?|ways?|steps?|points?)",
                     re.I)
 _COUNTS = {"两": 2, "二": 2, "三": 3, "四": 4, "2": 2, "3": 3, "4": 4, "two": 2, "three": 3, "four": 4}
-KIND_BONUS = 0.0  # 0.15 measured (+11 of 1,000 CMRC answers); off: it changes tests/data/rankings.json answers
-MIN_SUPPORT = 0.3  # chosen on CMRC-derived and RGB sets: docs/benchmarks.md, "Quality defaults"
+# both chosen on CMRC-derived and RGB sets (kind bonus: +11 of 1,000 CMRC answers): docs/benchmarks.md,
+# "Quality defaults"; config answer.kind_bonus / answer.min_support carry the same defaults
+KIND_BONUS = 0.15
+MIN_SUPPORT = 0.3
 _ENDS_SENTENCE = re.compile(r"[。！？!?.;；…」』”\"')）:：]$")
 
 
