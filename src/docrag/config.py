@@ -160,8 +160,8 @@ class RetrieveConfig(_Section):
     table_search: Literal["bm25", "mode"] = Field(
         "bm25", description="the retriever of that table search in hybrid and graph mode: bm25 (a row is found by "
         "its headers' words, which the embedding of a serialized row matches poorly; docs/benchmarks.md; when no "
-        "table holds a word of the question, as asked in another language, the mode's) or the mode's own. A search "
-        "that also asks for figures, and dense mode, use the mode's")
+        "table holds a word of the question but its numbers, as asked in another language, the mode's) or the "
+        "mode's own. A search that also asks for figures, and dense mode, use the mode's")
     glossaries: list[str] = Field(
         ["auto"], description="query expansion for BM25: bundled glossaries (finance-en, finance-zh) or paths to files "
         "in the Solr synonyms format (docrag.retrieve.glossary); auto: the bundled ones whose domain the corpus "

@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 
 import docrag
-from docrag.retrieve.routing import DocRouter, profile_terms, wanted_kinds
+from docrag.config import RetrieveConfig
+from docrag.retrieve.routing import DocRouter, RoutedRetriever, profile_terms, wanted_kinds
 
 DOCS = {f"/r/{name}": {"title": title} for name, title in [
     ("3M_2018_10K.pdf", "Form 10-K"), ("3M_2022_10K.pdf", "Form 10-K"), ("BESTBUY_2023_10K.pdf", "Form 10-K"),
@@ -214,3 +216,29 @@ def test_the_table_search_is_lexical_in_hybrid_mode(sample_index, table_search, 
         BM25Retriever.search, DenseRetriever.search = originals.values()  # type: ignore[method-assign]
     assert any(w is not None and "table" in w.kinds for w in seen["dense"]) == dense_sees_tables
     assert any(w is not None and "table" in w.kinds for w in seen["bm25"]) == bm25_sees_tables
+
+
+class _Recording:
+    """A retriever that finds chunk 1 for a query holding one of ``words``, and records its table searches."""
+
+    def __init__(self, name: str, words: set[str]):
+        self.name, self.words, self.table_queries = name, words, []
+
+    def search(self, query, k, where=None):
+        if where is not None and where.kinds:
+            self.table_queries.append(query)
+        return [(1, 1.0)] if self.words & set(query.lower().replace("?", " ").split()) else []
+
+
+@pytest.mark.parametrize("table_words, by_bm25", [
+    ({"revenue", "2019"}, True),   # the tables hold the question's words: BM25 searches them
+    ({"2019"}, False),             # only its number (Chinese tables, an English question): the mode's search
+    (set(), False),
+])
+def test_the_table_search_falls_back_to_the_mode_when_no_table_holds_a_word_of_the_question(table_words, by_bm25):
+    mode, bm25 = _Recording("hybrid", {"revenue"}), _Recording("bm25", table_words)
+    routed = RoutedRetriever(mode, DocRouter({}), RetrieveConfig(), lambda where: np.array([1]), table_retriever=bm25)
+    question = "What was the revenue in 2019?"
+    routed.search(question, 5)
+    assert (question in bm25.table_queries) == by_bm25
+    assert (question in mode.table_queries) == (not by_bm25)

@@ -161,6 +161,7 @@ _WANTS_FIGURE = re.compile(r"\bchart\b|\bgraph\b|\bfigure\b|\bfig\.|\bplot\b|\bd
 _WANTS_TABLE_ZH = re.compile(r"金额|数额|比例|比率|占比|增长率|毛利率|净利润|营业收入|资产负债表|利润表|"
                              r"现金流量表|财务报表|列表|表格|表\s*\d|\d{4}\s*年度|报告期")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -223,10 +224,9 @@ class RoutedRetriever:
             if len(self.ids_for(of_kind)):
                 # figures keep the mode's retriever: it holds their image vectors (index.image_embedder)
                 by = self.table_retriever if kinds == ["table"] else self.retriever
-                found = by.search(inside, depth, of_kind)
-                if not found and by is not self.retriever:  # no table holds a word of it (asked in another language?)
-                    found = self.retriever.search(inside, depth, of_kind)
-                lists.append(found)
+                if by is not self.retriever and not by.search(_NUMBER.sub(" ", inside), 1, of_kind):
+                    by = self.retriever  # no table holds a word of it but its numbers: asked in another language?
+                lists.append(by.search(inside, depth, of_kind))
                 weights.append(r.kind_weight)
         if len(lists) == 1:
             return lists[0][:k]
