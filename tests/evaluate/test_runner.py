@@ -45,6 +45,14 @@ def test_retrieval_and_answer_scores(dataset, index):
     assert rows["q1"]["citation_precision"] == 1.0
     s = result["summary"]
     assert s["n"] == 3 and s["hit@5"] == 1.0 and 0 < s["f1"] <= 1 and s["retrieve_ms_p50"] > 0
+    assert s["answered"] == 1.0
+
+
+def test_abstentions_are_counted(dataset, index):
+    # no passage covers 95% of any question's terms: every answer is "not found"
+    result = evaluate_variant(dataset, index, Variant("strict", Config.load(mode="bm25", min_support=0.95)), [1])
+    assert [r["answered"] for r in result["questions"]] == [0.0, 0.0, 0.0]
+    assert result["summary"]["answered"] == 0.0
 
 
 def test_build_is_cached_by_content(dataset, index, tmp_path_factory):

@@ -21,7 +21,7 @@ RETRIEVAL = [("hit@{k}", "hit@{k}", True), ("recall@{k}", "recall@{k}", True),
              ("retrieve_ms_p50", "search p50 ms", False), ("retrieve_ms_p95", "search p95 ms", False)]
 ANSWER = [("em", "EM", True), ("f1", "F1", True), ("rouge1", "ROUGE-1", True), ("rouge2", "ROUGE-2", True),
           ("rougeL", "ROUGE-L", True), ("numeric", "numeric", True), ("answer_in_answer", "contains answer", True),
-          ("faithfulness", "faithful", True), ("citation_precision", "cite-prec", True),
+          ("answered", "answered", True), ("faithfulness", "faithful", True), ("citation_precision", "cite-prec", True),
           ("answer_ms_p50", "answer p50 ms", False), ("answer_ms_p95", "answer p95 ms", False)]
 
 

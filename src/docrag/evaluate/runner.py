@@ -202,6 +202,7 @@ def score_question(dataset: Dataset, q: Question, hits: list[Hit], answer: Answe
         **(metrics.rouge(answer.plain_text, q.answers) if q.answers else dict.fromkeys(("rouge1", "rouge2", "rougeL"))),
         "numeric": metrics.numeric_match(answer.plain_text, q.answers) if q.answers else None,
         "answer_in_answer": metrics.answer_recall_at_k([answer.plain_text], q.answers, 1) if q.answers else None,
+        "answered": float(answer.found),  # 0: "not found" (the answerer abstained)
         "faithfulness": faith, "support": support,
         "citation_precision": citation_precision(dataset, q, answer),
         "seconds": seconds,
@@ -217,8 +218,7 @@ def summarize(rows: list[dict], ks: list[int]) -> dict:
     """Means over questions (skipping n/a values) and latency percentiles."""
     keys = [f"hit@{k}" for k in ks] + [f"recall@{k}" for k in ks] + [f"answer_recall@{k}" for k in ks] + [
         "context_recall", "mrr", "ndcg@10", "em", "f1", "rouge1", "rouge2", "rougeL", "numeric", "answer_in_answer",
-        "faithfulness",
-        "citation_precision"]
+        "answered", "faithfulness", "citation_precision"]
     out: dict[str, float | None] = {"n": len(rows)}
     for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]
