@@ -48,7 +48,7 @@ def cmrc_questions() -> list[dict]:
     return out
 
 
-def _write(folder: Path, docs: dict[str, str]) -> Path:
+def write_corpus(folder: Path, docs: dict[str, str]) -> Path:
     if not (folder / ".done").exists():
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in docs.items():
@@ -60,7 +60,7 @@ def _write(folder: Path, docs: dict[str, str]) -> Path:
 def cmrc_corpus(halves: tuple[str, ...]) -> Path:
     docs = {f"{p['id']}.txt": p["context"].strip() for a in cmrc()["data"] for p in a["paragraphs"]
             if ("dev" if dev_half(p["id"]) else "test") in halves}
-    return _write(Q / f"corpus-cmrc-{'-'.join(halves)}", docs)
+    return write_corpus(Q / f"corpus-cmrc-{'-'.join(halves)}", docs)
 
 
 def rgb(lang: str) -> tuple[list[dict], dict[str, str], dict[str, str]]:
@@ -112,9 +112,9 @@ def sets() -> dict[str, dict]:
     out["cmrc-removed"] = {"paths": [news, cmrc_corpus(("dev",))], "questions": cq, "answerable": None}
     for lang in ("zh", "en"):
         qs, pos, neg = rgb(lang)
-        out[f"rgb-{lang}"] = {"paths": [_write(Q / f"corpus-rgb-{lang}-all", {**pos, **neg})], "questions": qs,
+        out[f"rgb-{lang}"] = {"paths": [write_corpus(Q / f"corpus-rgb-{lang}-all", {**pos, **neg})], "questions": qs,
                               "answerable": True}
-        out[f"rgb-{lang}-neg"] = {"paths": [_write(Q / f"corpus-rgb-{lang}-neg", neg)], "questions": qs,
+        out[f"rgb-{lang}-neg"] = {"paths": [write_corpus(Q / f"corpus-rgb-{lang}-neg", neg)], "questions": qs,
                                   "answerable": False}
     return out
 
