@@ -20,8 +20,9 @@ from fusion import SETS
 from quality import Q, cmrc_corpus, cmrc_questions, rgb, write_corpus
 
 import docrag
-from docrag.evaluate import metrics
-from docrag.evaluate.runner import gold_keys, hit_keys, query_text
+from docrag.config import Config
+from docrag.evaluate.datasets import Dataset, Gold, Question
+from docrag.evaluate.runner import Variant, evaluate_variant
 
 # what issue #14 changed, set back: tables for amounts, the glossary, names dropped inside the named documents, the
 # lexical table search, the kind bonus and the abstention
@@ -29,54 +30,52 @@ BEFORE = {"route_kinds": False, "glossaries": [], "route_name_weight": 1.0, "tab
           "kind_bonus": 0.0, "min_support": 0.0}
 CONFIGS = {"before issue #14": BEFORE, "today's default": {}}
 ANSWERABLE = ("cmrc", "rgb-zh", "rgb-en", "prospectus", "financebench")
-METRICS = ("hit@1", "recall@5", "contains", "f1", "em", "numeric", "answered")
+# column -> docrag eval's per-question key
+METRICS = {"hit@1": "hit@1", "recall@5": "recall@5", "contains": "answer_in_answer", "f1": "f1", "em": "em",
+           "numeric": "numeric", "answered": "answered"}
 
 
-def answer_scores(idx: docrag.Index, question: str, answers: list[str]) -> tuple[list, dict]:
-    hits = idx.search(question, k=10)
-    answer = idx.answer(question, hits[: idx.config.answer.top_chunks])
-    text = answer.plain_text
-    return hits, {"contains": metrics.answer_recall_at_k([text], answers, 1), "f1": metrics.f1(text, answers),
-                  "em": metrics.exact_match(text, answers), "numeric": metrics.numeric_match(text, answers),
-                  "answered": float(answer.found)}
+def scored(dataset: Dataset, index: Path, settings: dict) -> list[dict]:
+    """docrag eval's per-question rows (search, extractive answer, scores) under one configuration."""
+    return evaluate_variant(dataset, index, Variant("v", Config.load(**settings)), [1, 5, 10])["questions"]
+
+
+def mean(rows: list[dict], key: str) -> float:
+    return round(statistics.fmean(r[key] for r in rows), 4)
 
 
 def answerable(name: str, settings: dict) -> dict:
     dataset, path, _ = eval_index(SETS[name])
-    rows = []
-    with docrag.Index.open(path, readonly=True, **settings) as idx:
-        for q in dataset.questions:
-            hits, scores = answer_scores(idx, query_text(q), q.answers)
-            keys, gold = hit_keys(dataset, hits), gold_keys(dataset, q)
-            rows.append({"hit@1": metrics.hit_at_k(keys, gold, 1), "recall@5": metrics.recall_at_k(keys, gold, 5),
-                         **scores})
-    return {m: round(statistics.fmean(r[m] for r in rows), 4) for m in METRICS} | {"questions": len(rows)}
+    rows = scored(dataset, path, settings)
+    return {column: mean(rows, key) for column, key in METRICS.items()} | {"questions": len(rows)}
 
 
-def unanswerable_sets() -> dict[str, tuple[Path, list[tuple[str, list[str], bool]]]]:
-    """name -> (corpus folder, [(question, answers, answerable)])"""
+def unanswerable_sets() -> dict[str, tuple[Dataset, set[str]]]:
+    """name -> (data set, ids of the questions it can still answer)"""
     cq = cmrc_questions()
-    out = {"cmrc, test half removed": (cmrc_corpus(("dev",)), [(q["q"], q["answers"], q["half"] == "dev") for q in cq])}
+    out = {"cmrc, test half removed": (
+        Dataset("cmrc-removed", [Question(q["id"], q["q"], q["answers"], [Gold(q["gold"])]) for q in cq],
+                [cmrc_corpus(("dev",))], "doc"),
+        {q["id"] for q in cq if q["half"] == "dev"})}
     for lang in ("zh", "en"):
         qs, _, negatives = rgb(lang)
-        out[f"rgb {lang}, negatives only"] = (write_corpus(Q / f"corpus-rgb-{lang}-neg", negatives),
-                                              [(q["q"], q["answers"], False) for q in qs])
+        out[f"rgb {lang}, negatives only"] = (
+            Dataset(f"rgb-{lang}-neg", [Question(q["id"], q["q"], q["answers"], []) for q in qs],
+                    [write_corpus(Q / f"corpus-rgb-{lang}-neg", negatives)], "doc"), set())
     return out
 
 
-def unanswerable(name: str, corpus: Path, questions: list[tuple[str, list[str], bool]], settings: dict) -> dict:
+def unanswerable(name: str, dataset: Dataset, can: set[str], settings: dict) -> dict:
     path = WORK / "quality-summary" / f"index-{name.replace(', ', '-').replace(' ', '-')}"
     with docrag.Index.open(path, create=True) as idx:
-        idx.add(corpus)
-    answered, refused = [], []
-    with docrag.Index.open(path, readonly=True, **settings) as idx:
-        for question, answers, can in questions:
-            _, scores = answer_scores(idx, question, answers)
-            (answered if can else refused).append(scores)
-    out = {"refused": round(statistics.fmean(1 - s["answered"] for s in refused), 4), "unanswerable": len(refused)}
+        idx.add(dataset.corpus)
+    rows = scored(dataset, path, settings)
+    answered = [r for r in rows if r["id"] in can]
+    unanswered = [r for r in rows if r["id"] not in can]
+    out = {"refused": round(1 - mean(unanswered, "answered"), 4), "unanswerable": len(unanswered)}
     if answered:
-        out |= {m: round(statistics.fmean(s[m] for s in answered), 4) for m in ("contains", "answered")}
-        out["answerable"] = len(answered)
+        out |= {"contains": mean(answered, "answer_in_answer"), "answered": mean(answered, "answered"),
+                "answerable": len(answered)}
     return out
 
 
@@ -85,9 +84,8 @@ def main() -> None:
     for name in ANSWERABLE:
         results[name] = {config: answerable(name, settings) for config, settings in CONFIGS.items()}
         print(name, results[name], flush=True)
-    for name, (corpus, questions) in unanswerable_sets().items():
-        results[name] = {config: unanswerable(name, corpus, questions, settings)
-                         for config, settings in CONFIGS.items()}
+    for name, (dataset, can) in unanswerable_sets().items():
+        results[name] = {config: unanswerable(name, dataset, can, settings) for config, settings in CONFIGS.items()}
         print(name, results[name], flush=True)
     rows = [[name, config, *(f"{s[m]:.3f}" if m in s else "" for m in (*METRICS, "refused"))]
             for name, per in results.items() for config, s in per.items()]
