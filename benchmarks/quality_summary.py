@@ -7,15 +7,20 @@ en_fact (100 each, positive and negative passages), prospectus_qa_zh (10), Finan
 Unanswerable, indexed here: the CMRC trial without the paragraphs of its "test" half (quality.py's split: its 478
 questions cannot be answered, the 522 of the "dev" half still can) and RGB's negative passages alone (100 each).
 
-    python benchmarks/quality_summary.py
+    python benchmarks/quality_summary.py [configuration ...]
+
+Each named configuration (default: all) is run and merged into results/quality_summary.json, so one choice can be
+re-run alone; every column is deterministic (no timings), so rows from separate runs compare.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from pathlib import Path
 
-from common import WORK, eval_index, save, table
+from common import RESULTS, WORK, eval_index, save, table
 from fusion import SETS
 from quality import Q, cmrc_corpus, cmrc_questions, rgb, write_corpus
 
@@ -28,7 +33,15 @@ from docrag.evaluate.runner import Variant, evaluate_variant
 # lexical table search, the kind bonus and the abstention
 BEFORE = {"route_kinds": False, "glossaries": [], "route_name_weight": 1.0, "table_search": "mode",
           "kind_bonus": 0.0, "min_support": 0.0}
-CONFIGS = {"before issue #14": BEFORE, "today's default": {}}
+# each choice alone on top of the defaults of before (the lexical table search only acts on the tables-for-amounts
+# search, so the two come together)
+CONFIGS = {"before issue #14": BEFORE,
+           "+ tables for amounts, searched by BM25": BEFORE | {"route_kinds": "auto", "table_search": "bm25"},
+           "+ glossaries chosen by the corpus": BEFORE | {"glossaries": ["auto"]},
+           "+ names dropped in the routed search": BEFORE | {"route_name_weight": 0.25},
+           "+ kind bonus": BEFORE | {"kind_bonus": 0.15},
+           "+ abstention": BEFORE | {"min_support": 0.3},
+           "today's default": {}}
 ANSWERABLE = ("cmrc", "rgb-zh", "rgb-en", "prospectus", "financebench")
 # column -> docrag eval's per-question key
 METRICS = {"hit@1": "hit@1", "recall@5": "recall@5", "contains": "answer_in_answer", "f1": "f1", "em": "em",
@@ -80,13 +93,20 @@ def unanswerable(name: str, dataset: Dataset, can: set[str], settings: dict) -> 
 
 
 def main() -> None:
-    results: dict[str, dict[str, dict]] = {}
+    unknown = set(sys.argv[1:]) - set(CONFIGS)
+    if unknown:
+        sys.exit(f"unknown configuration(s) {sorted(unknown)}; known: {list(CONFIGS)}")
+    chosen = {c: CONFIGS[c] for c in sys.argv[1:] or CONFIGS}
+    saved = RESULTS / "quality_summary.json"
+    results: dict[str, dict[str, dict]] = json.loads(saved.read_text())["sets"] if saved.exists() else {}
     for name in ANSWERABLE:
-        results[name] = {config: answerable(name, settings) for config, settings in CONFIGS.items()}
+        results.setdefault(name, {}).update({c: answerable(name, settings) for c, settings in chosen.items()})
         print(name, results[name], flush=True)
     for name, (dataset, can) in unanswerable_sets().items():
-        results[name] = {config: unanswerable(name, dataset, can, settings) for config, settings in CONFIGS.items()}
+        results.setdefault(name, {}).update({c: unanswerable(name, dataset, can, s) for c, s in chosen.items()})
         print(name, results[name], flush=True)
+    # rows in CONFIGS' order; a configuration no longer in CONFIGS is dropped from the file
+    results = {name: {c: per[c] for c in CONFIGS if c in per} for name, per in results.items()}
     rows = [[name, config, *(f"{s[m]:.3f}" if m in s else "" for m in (*METRICS, "refused"))]
             for name, per in results.items() for config, s in per.items()]
     print(table(rows, ["set", "configuration", *METRICS, "refused (unanswerable)"]))
