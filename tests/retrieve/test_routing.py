@@ -193,27 +193,19 @@ def test_route_switches_still_force_tables_and_names(tmp_path):
     # a search that also asks for figures keeps the mode's retriever (it holds the figures' image vectors)
     ("bm25", "hybrid", "表格里的价格走势图", True, True),
 ])
-def test_the_table_search_is_lexical_in_hybrid_mode(sample_index, table_search, mode, question, dense_sees_tables,
-                                                     bm25_sees_tables):
+def test_the_table_search_is_lexical_in_hybrid_mode(sample_index, monkeypatch, table_search, mode, question,
+                                                     dense_sees_tables, bm25_sees_tables):
     from docrag.retrieve.retrievers import BM25Retriever, DenseRetriever
 
     seen: dict[str, list] = {"bm25": [], "dense": []}
-    originals = {BM25Retriever: BM25Retriever.search, DenseRetriever: DenseRetriever.search}
-
-    def spying(name, original):
-        def search(self, query, k, where=None):
-            seen[name].append(where)
-            return original(self, query, k, where)
-        return search
-
-    BM25Retriever.search = spying("bm25", originals[BM25Retriever])  # type: ignore[method-assign]
-    DenseRetriever.search = spying("dense", originals[DenseRetriever])  # type: ignore[method-assign]
-    try:
-        with docrag.Index.open(sample_index.path, readonly=True, config=sample_index.path.parent / "docrag.toml",
-                               table_search=table_search) as idx:
-            assert idx.search(question, k=3, mode=mode)
-    finally:
-        BM25Retriever.search, DenseRetriever.search = originals.values()  # type: ignore[method-assign]
+    for name, cls in (("bm25", BM25Retriever), ("dense", DenseRetriever)):
+        def search(self, query, k, where=None, _name=name, _original=cls.search):
+            seen[_name].append(where)
+            return _original(self, query, k, where)
+        monkeypatch.setattr(cls, "search", search)
+    with docrag.Index.open(sample_index.path, readonly=True, config=sample_index.path.parent / "docrag.toml",
+                           table_search=table_search) as idx:
+        assert idx.search(question, k=3, mode=mode)
     assert any(w is not None and "table" in w.kinds for w in seen["dense"]) == dense_sees_tables
     assert any(w is not None and "table" in w.kinds for w in seen["bm25"]) == bm25_sees_tables
 
